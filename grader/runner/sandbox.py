@@ -1,0 +1,301 @@
+"""One child process that holds the student's code; the grader talks to it only through data.
+
+    box = Sandbox(staged_submission_dir, Limits(timeout_s=20))
+    box.import_module("p4_realnvp", path)
+    model = box.call(Ref("p4_realnvp", "train_realnvp"), data, 200, keep=True)   # -> Handle
+    logp = box.call(model.method("log_prob"), x)                                  # -> ArrayValue
+
+Every failure the student's code can cause (an exception, a hang, an exit, a crash, running
+out of memory, garbage on the channel) raises `StudentCodeError` with a reason a student can
+read; after a hang, crash or protocol error the child is gone and `alive` is False.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import resource
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grader.runner import wire
+
+WORKER = Path(__file__).resolve().with_name("worker.py")
+_PROJECT_ROOT = WORKER.parents[2]
+_PASSED_ENV = ("LANG", "LC_ALL", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-call limits; `time_scale` stretches every timeout (for slow machines)."""
+
+    timeout_s: float = 30.0
+    memory_mb: int = 4096
+    threads: int = 2
+    time_scale: float = 1.0
+    startup_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class ArrayValue:
+    """An array that came back from the child, with what it was on the student's side."""
+
+    array: np.ndarray
+    torch: bool
+    dtype: str
+    requires_grad: bool = False
+    grad_fn: bool = False
+
+
+@dataclass(frozen=True)
+class ForeignObject:
+    """A returned value that is not data (a custom object); only its type name crosses."""
+
+    type_name: str
+
+
+@dataclass(frozen=True)
+class Ref:
+    """An attribute of a student module (a function or class), to call in the child."""
+
+    module: str
+    attr: str
+
+
+@dataclass(frozen=True)
+class Method:
+    handle: int
+    name: str
+
+
+@dataclass(frozen=True)
+class Handle:
+    """An object that lives in the child (e.g. a trained model)."""
+
+    id: int
+    type_name: str
+
+    def method(self, name: str) -> Method:
+        return Method(self.id, name)
+
+
+@dataclass(frozen=True)
+class Build:
+    """A grader object to construct in the child (see `child_library.BUILDERS`)."""
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A grader computation to run in the child (see `child_library.PROBES`)."""
+
+    name: str
+
+
+class StudentCodeError(Exception):
+    """The student's code failed; `kind` is exception | timeout | crash | memory | protocol."""
+
+    def __init__(self, kind: str, message: str, error_type: str = "", where: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.kind, self.message, self.error_type, self.where = kind, message, error_type, where
+
+    def __str__(self) -> str:
+        location = f" (at {self.where[-1]})" if self.where else ""
+        return f"{self.message}{location}"
+
+
+def encode(value: Any, arrays: list[np.ndarray]) -> Any:
+    """A tagged JSON node for an argument; numpy arrays become tensors in the child."""
+    if isinstance(value, np.ndarray):
+        arrays.append(value)
+        return {"$t": "array", "i": len(arrays) - 1}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, tuple):
+        return {"$t": "tuple", "items": [encode(item, arrays) for item in value]}
+    if isinstance(value, list):
+        return [encode(item, arrays) for item in value]
+    if isinstance(value, dict):
+        return {"$t": "dict", "items": {str(k): encode(v, arrays) for k, v in value.items()}}
+    if isinstance(value, Handle):
+        return {"$t": "handle", "id": value.id}
+    if isinstance(value, Ref):
+        return {"$t": "ref", "module": value.module, "attr": value.attr}
+    if isinstance(value, Method):
+        return {"$t": "method", "handle": value.handle, "name": value.name}
+    if isinstance(value, Probe):
+        return {"$t": "probe", "name": value.name}
+    if isinstance(value, Build):
+        return {"$t": "build", "name": value.name, "params": encode(value.params, arrays)}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"cannot send {type(value).__name__} to the child")
+
+
+def decode(node: Any, arrays: list[np.ndarray]) -> Any:
+    """The Python value of a node the child sent: data, `ArrayValue`, `Handle` or `ForeignObject`."""
+    if isinstance(node, list):
+        return [decode(item, arrays) for item in node]
+    if not isinstance(node, dict):
+        return node
+    tag = node.get("$t")
+    if tag == "array":
+        index = node.get("i")
+        if not isinstance(index, int) or not 0 <= index < len(arrays):
+            raise wire.WireError("array reference out of range")
+        return ArrayValue(arrays[index], bool(node.get("torch")), str(node.get("dtype")), bool(node.get("requires_grad")), bool(node.get("grad_fn")))
+    if tag == "tuple":
+        return tuple(decode(item, arrays) for item in node.get("items", []))
+    if tag == "dict":
+        return {str(k): decode(v, arrays) for k, v in dict(node.get("items", {})).items()}
+    if tag == "handle":
+        return Handle(int(node["id"]), str(node.get("type", "")))
+    if tag == "object":
+        return ForeignObject(str(node.get("type", "?")))
+    raise wire.WireError(f"unknown node tag {tag!r}")
+
+
+def child_sys_path() -> list[str]:
+    """The parent's import path minus this project's checkout (so `grader`/`reference` are absent)."""
+    keep = []
+    for entry in sys.path:
+        if not entry or not os.path.isdir(entry):
+            continue
+        resolved = Path(entry).resolve()
+        if resolved == _PROJECT_ROOT or (resolved / "grader" / "runner" / "worker.py").exists() and (resolved / "reference").is_dir():
+            continue
+        keep.append(str(resolved))
+    return keep
+
+
+class Sandbox:
+    """A child process running `worker.py` over a staged copy of the submission."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, submission_dir: Path, limits: Limits = Limits()):
+        self.limits = limits
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"ps4-child{next(self._ids)}-"))
+        path_file = self.workdir / ".sys_path"
+        path_file.write_text("\n".join(child_sys_path()) + "\n")
+        self.log_path = self.workdir / ".output.log"
+        parent_read, child_write = os.pipe()
+        child_read, parent_write = os.pipe()
+        threads = str(limits.threads)
+        env = {k: os.environ[k] for k in _PASSED_ENV if k in os.environ}
+        env.update(PATH="/usr/bin:/bin", HOME=str(self.workdir), TMPDIR=str(self.workdir), PYTHONHASHSEED="0",
+                   OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-I", "-S", str(WORKER), str(child_read), str(child_write), threads, str(submission_dir), str(path_file)],
+                cwd=self.workdir, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                pass_fds=(child_read, child_write), start_new_session=True, preexec_fn=self._limit_resources,
+            )
+        os.close(child_read)
+        os.close(child_write)
+        self._read_fd, self._write_fd = parent_read, parent_write
+        self._started = time.monotonic()
+        self._first_reply_pending = True
+
+    def _limit_resources(self) -> None:  # runs in the child between fork and exec
+        memory = self.limits.memory_mb * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 2**20, 256 * 2**20))
+        if os.geteuid() != 0:  # root ignores RLIMIT_NPROC; the worker's seccomp filter covers that case
+            resource.setrlimit(resource.RLIMIT_NPROC, (256, 256))
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def import_module(self, name: str, path: Path, timeout_s: float = 60.0) -> None:
+        self._request({"op": "import", "module": name, "path": str(path)}, [], timeout_s)
+
+    def call(self, fn: Ref | Method | Probe, *args: Any, timeout_s: float | None = None, seed: int = 0, keep: bool = False, **kwargs: Any) -> Any:
+        """Call `fn(*args, **kwargs)` in the child with all RNGs seeded; `keep` returns a `Handle`."""
+        arrays: list[np.ndarray] = []
+        message = {"op": "call", "fn": encode(fn, arrays), "args": encode(list(args), arrays),
+                   "kwargs": encode(kwargs, arrays), "seed": seed, "keep": keep}
+        return self._request(message, arrays, self.limits.timeout_s if timeout_s is None else timeout_s)
+
+    def _request(self, message: dict, arrays: list[np.ndarray], timeout_s: float) -> Any:
+        if not self.alive:
+            raise StudentCodeError("crash", "the student's process is no longer running")
+        timeout = timeout_s * self.limits.time_scale
+        if self._first_reply_pending:  # the first request also waits for the child to import torch
+            timeout += self.limits.startup_s * self.limits.time_scale
+        nonce = secrets.token_hex(8)
+        try:
+            wire.write_frame(self._write_fd, wire.pack({**message, "id": nonce}, arrays))
+            reply, reply_arrays = wire.read_frame(self._read_fd, time.monotonic() + timeout)
+            if reply.get("id") != nonce:
+                raise wire.WireError("a reply did not answer the request")
+            self._first_reply_pending = False
+            if reply.get("ok"):
+                return decode(reply.get("value"), reply_arrays)
+        except wire.ReadTimeout:
+            self.close()
+            raise StudentCodeError("timeout", f"did not finish within {timeout_s * self.limits.time_scale:.0f} s (time limit)") from None
+        except (wire.ChannelClosed, BrokenPipeError):
+            raise StudentCodeError("crash", self._death_reason()) from None
+        except wire.WireError as error:
+            self.close()
+            raise StudentCodeError("protocol", f"the student's process sent something that is not a reply ({error})") from None
+        error = reply.get("error") or {}
+        error_type = str(error.get("type", "Exception"))
+        kind = "memory" if error_type == "MemoryError" else "exception"
+        text = f"{error_type}: {error.get('message', '')}".rstrip(": ")
+        if kind == "memory":
+            text = f"ran out of memory (limit {self.limits.memory_mb} MB): {error.get('message', '')}"[:400]
+        raise StudentCodeError(kind, text, error_type, tuple(error.get("where", ())))
+
+    def _death_reason(self) -> str:
+        try:
+            code = self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.close()
+            return "the student's process stopped answering"
+        self.close()
+        if code is not None and code < 0:
+            name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+            hint = " (often a memory limit or a crash in native code)" if name in ("SIGKILL", "SIGSEGV", "SIGABRT") else ""
+            return f"the student's process was killed by {name}{hint}"
+        return f"the student's process exited with code {code} (sys.exit or os._exit in submitted code?)"
+
+    def output_tail(self, n_chars: int = 2000) -> str:
+        """The end of what the child printed (only for messages that cannot leak hidden inputs)."""
+        try:
+            return self.log_path.read_bytes()[-n_chars:].decode(errors="replace")
+        except OSError:
+            return ""
+
+    def close(self) -> None:
+        """Kill the child's whole process group and remove its working directory (idempotent)."""
+        if self._read_fd < 0:
+            return
+        for attempt in range(2):  # the group again after reaping the leader, for stragglers
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            if attempt == 0:
+                try:
+                    self.process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pass
+        for fd in (self._read_fd, self._write_fd):
+            os.close(fd)
+        self._read_fd = self._write_fd = -1
+        shutil.rmtree(self.workdir, ignore_errors=True)

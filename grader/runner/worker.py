@@ -1,0 +1,194 @@
+"""The child process: loads the student's modules and answers the grader's calls.
+
+Started by `grader.runner.sandbox` as `python -I -S worker.py FD_IN FD_OUT` with a scrubbed
+environment, resource limits and a temporary working directory. It speaks only the data frames
+of `wire.py` over two inherited pipe descriptors (the student's prints go to a log file, never
+to the channel), blocks `grader`/`reference` imports, installs the seccomp filter, then serves:
+
+    {"op": "import", "module", "path"}  -> loads one student module
+    {"op": "call", "fn", "args", "kwargs", "seed", "keep"} -> calls it; `keep` stores the result
+                                          behind a handle instead of sending it back
+
+Objects in messages are tagged JSON nodes (see `encode`/`decode`); arrays become tensors here.
+"""
+from __future__ import annotations
+
+import importlib.abc
+import importlib.util
+import os
+import random
+import sys
+import traceback
+
+BLOCKED_PACKAGES = ("grader", "reference", "student_template", "assets")
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _load_by_path(name: str, filename: str):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(HERE, filename))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class _BlockGraderImports(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname.split(".")[0] in BLOCKED_PACKAGES:
+            raise ImportError(f"'{fullname}' cannot be imported by submitted code")
+        return None
+
+
+class Worker:
+    def __init__(self, fd_in: int, fd_out: int):
+        self.fd_in, self.fd_out = fd_in, fd_out
+        self.wire = _load_by_path("_ps4_wire", "wire.py")
+        import numpy as np
+        import torch
+
+        self.np, self.torch = np, torch
+        self.library = _load_by_path("_ps4_child_library", "child_library.py")
+        self.modules: dict[str, object] = {}
+        self.handles: dict[int, object] = {}
+        # bound now, before student code can monkeypatch torch
+        self._is_tensor, self._detach = torch.is_tensor, torch.Tensor.detach
+        self._to_numpy, self._from_numpy = torch.Tensor.numpy, torch.from_numpy
+        self._disable_subclass = torch._C.DisableTorchFunctionSubclass
+
+    # ---- values -------------------------------------------------------------------------
+    def encode(self, value, arrays: list) -> object:
+        """A tagged JSON node for `value`; arrays are appended to `arrays`."""
+        np = self.np
+        if isinstance(value, _HandleReply):
+            return {"$t": "handle", "id": value.handle, "type": value.type_name}
+        if value is None or isinstance(value, (bool, str)):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value if isinstance(value, float) or abs(value) < 2**53 else float(value)
+        if self._is_tensor(value):
+            with self._disable_subclass():
+                plain = self._detach(value).cpu()
+                meta = {"torch": True, "requires_grad": bool(value.requires_grad), "grad_fn": value.grad_fn is not None, "dtype": str(plain.dtype).replace("torch.", "")}
+                if plain.dtype == self.torch.bfloat16:
+                    plain = plain.float()
+                arrays.append(np.array(self._to_numpy(plain.resolve_conj().resolve_neg()), copy=True))
+            return {"$t": "array", "i": len(arrays) - 1, **meta}
+        if isinstance(value, np.ndarray) or isinstance(value, np.generic):
+            array = np.asarray(value)
+            if array.dtype.name not in self.wire.ALLOWED_DTYPES:
+                return {"$t": "object", "type": f"numpy array of {array.dtype}"}
+            arrays.append(array.copy())
+            return {"$t": "array", "i": len(arrays) - 1, "torch": False, "requires_grad": False, "grad_fn": False, "dtype": array.dtype.name}
+        if type(value) in (tuple, list):
+            items = [self.encode(item, arrays) for item in value]
+            return {"$t": "tuple", "items": items} if type(value) is tuple else items
+        if type(value) is dict and all(type(k) is str for k in value):
+            return {"$t": "dict", "items": {k: self.encode(v, arrays) for k, v in value.items()}}
+        return {"$t": "object", "type": type(value).__qualname__[:80]}
+
+    def decode(self, node, arrays: list):
+        torch = self.torch
+        if isinstance(node, list):
+            return [self.decode(item, arrays) for item in node]
+        if not isinstance(node, dict):
+            return node
+        tag = node.get("$t")
+        if tag == "array":
+            return self._from_numpy(arrays[node["i"]].copy())
+        if tag == "tuple":
+            return tuple(self.decode(item, arrays) for item in node["items"])
+        if tag == "dict":
+            return {k: self.decode(v, arrays) for k, v in node["items"].items()}
+        if tag == "handle":
+            return self.handles[node["id"]]
+        if tag == "ref":
+            return getattr(self.modules[node["module"]], node["attr"])
+        if tag == "method":
+            return getattr(self.handles[node["handle"]], node["name"])
+        if tag == "probe":
+            return self.library.PROBES[node["name"]]
+        if tag == "build":
+            params = self.decode(node["params"], arrays)
+            return self.library.BUILDERS[node["name"]](**params)
+        raise ValueError(f"unknown node tag {tag!r}")
+
+    # ---- requests -----------------------------------------------------------------------
+    def serve(self) -> None:
+        while True:
+            request, arrays = self.wire.read_frame(self.fd_in)
+            reply = {"id": request.get("id")}
+            out_arrays: list = []
+            try:
+                if request["op"] == "import":
+                    self.import_module(request["module"], request["path"])
+                    reply.update(ok=True, value=None)
+                elif request["op"] == "call":
+                    value = self.call(request, arrays)
+                    reply.update(ok=True, value=self.encode(value, out_arrays))
+                else:
+                    raise ValueError(f"unknown op {request['op']!r}")
+            except BaseException as error:  # noqa: BLE001 - the student's exceptions become data
+                out_arrays = []
+                reply.update(ok=False, error=self.describe(error))
+            self.wire.write_frame(self.fd_out, self.wire.pack(reply, out_arrays))
+
+    def import_module(self, name: str, path: str) -> None:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            sys.modules.pop(name, None)
+            raise
+        self.modules[name] = module
+
+    def call(self, request: dict, arrays: list):
+        fn = self.decode(request["fn"], arrays)
+        args = self.decode(request.get("args", []), arrays)
+        kwargs = self.decode(request["kwargs"], arrays)
+        seed = int(request.get("seed", 0))
+        random.seed(seed)
+        self.np.random.seed(seed)
+        self.torch.manual_seed(seed)
+        value = fn(*args, **kwargs)
+        if request.get("keep"):
+            handle = len(self.handles) + 1
+            self.handles[handle] = value
+            return _HandleReply(handle, type(value).__qualname__)
+        return value
+
+    def describe(self, error: BaseException) -> dict:
+        kind = type(error).__name__
+        message = str(error)
+        if isinstance(error, SystemExit):
+            message = f"sys.exit({error.code!r}) was called"
+        elif isinstance(error, MemoryError) or "can't allocate memory" in message or "DefaultCPUAllocator" in message:
+            kind = "MemoryError"
+        frames = [f for f in traceback.extract_tb(error.__traceback__) if not f.filename.startswith(HERE)]
+        where = [f"{os.path.basename(f.filename)}:{f.lineno} in {f.name}" for f in frames[-4:]]
+        return {"type": kind, "message": message[:600], "where": where}
+
+
+class _HandleReply:
+    def __init__(self, handle: int, type_name: str):
+        self.handle, self.type_name = handle, type_name
+
+
+def main() -> None:
+    fd_in, fd_out, threads, submission_dir, path_file = sys.argv[1:6]
+    with open(path_file) as lines:
+        sys.path[:] = [line.rstrip("\n") for line in lines if line.strip()]
+    worker = Worker(int(fd_in), int(fd_out))
+    worker.torch.set_num_threads(int(threads))
+    for name in BLOCKED_PACKAGES:
+        sys.modules[name] = None
+    sys.meta_path.insert(0, _BlockGraderImports())
+    sys.path.insert(0, submission_dir)
+    seccomp_problem = _load_by_path("_ps4_seccomp", "seccomp.py").install()
+    if seccomp_problem:
+        print(f"[worker] {seccomp_problem}", file=sys.stderr)
+    worker.serve()
+
+
+if __name__ == "__main__":
+    main()
