@@ -63,10 +63,10 @@ def density_linear(y: torch.Tensor, A, mu=None) -> torch.Tensor:
     y = torch.as_tensor(y)
     dtype = y.dtype if y.is_floating_point() else torch.get_default_dtype()
     y = y.to(dtype)
-    A = torch.as_tensor(A).to(dtype=dtype, device=y.device)
+    A = torch.as_tensor(A, dtype=dtype, device=y.device)
     z = torch.linalg.solve(A, y.T).T
     if mu is not None:
-        z = z - torch.as_tensor(mu).to(dtype=dtype, device=y.device)
+        z = z - torch.as_tensor(mu, dtype=dtype, device=y.device)
     _, log_abs_det = torch.linalg.slogdet(A)
     return torch.exp(_standard_normal_log_prob(z) - log_abs_det)
 

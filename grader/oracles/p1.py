@@ -170,26 +170,25 @@ class _TorchLinear(torch.nn.Module):
 class _TorchMLP(torch.nn.Module):
     def __init__(self, W1, b1, W2, b2, wt=None):
         super().__init__()
-        self.hidden = torch.nn.Linear(len(W1[0]), len(W1), dtype=torch.float64)
-        self.out = torch.nn.Linear(len(W1), len(W2), dtype=torch.float64)
-        with torch.no_grad():
-            self.hidden.weight.copy_(torch.tensor(W1)), self.hidden.bias.copy_(torch.tensor(b1))
-            self.out.weight.copy_(torch.tensor(W2)), self.out.bias.copy_(torch.tensor(b2))
-        self.register_buffer("wt", None if wt is None else torch.tensor(wt, dtype=torch.float64))
+        as64 = lambda x: torch.nn.Parameter(torch.tensor(x, dtype=torch.float64))
+        self.W1, self.b1, self.W2, self.b2 = as64(W1), as64(b1), as64(W2), as64(b2)
+        self.wt = None if wt is None else as64(wt)
 
     def forward(self, t, z):
-        self.to(z.dtype)  # follow the caller's dtype (float32 or float64)
-        pre = self.hidden(z)
+        # float64 master weights, cast to the caller's dtype (float32 or float64) on each call
+        cast = lambda w: w.to(z.dtype)
+        pre = torch.nn.functional.linear(z, cast(self.W1), cast(self.b1))
         if self.wt is not None:
-            pre = pre + torch.as_tensor(t, dtype=z.dtype) * self.wt
-        return self.out(torch.tanh(pre))
+            pre = pre + torch.as_tensor(t, dtype=z.dtype) * cast(self.wt)
+        return torch.nn.functional.linear(torch.tanh(pre), cast(self.W2), cast(self.b2))
 
 
 def as_torch_callable(field: OracleField) -> torch.nn.Module:
     """The same field as an ``nn.Module`` ``f(t, z) -> (N, d)`` that follows ``z``'s dtype.
 
-    Parameters are float64 and require no grad; an ``MLPField`` becomes a genuine module with
-    ``nn.Linear`` layers (so student code meets parameters), the others hold buffers.
+    Weights are float64 (cast to ``z``'s dtype on each call) and require no grad; an
+    ``MLPField`` holds them as ``nn.Parameter``s (so student code meets real parameters), the
+    other families as buffers.
     """
     spec = field.to_spec()
     kind = spec.pop("kind")
