@@ -235,7 +235,7 @@ class Sandbox:
             raise StudentCodeError("crash", "the student's process is no longer running")
         timeout = timeout_s * self.limits.time_scale
         if self._first_reply_pending:  # the first request also waits for the child to import torch
-            timeout += self.limits.startup_s * self.limits.time_scale
+            timeout += self.limits.startup_s * max(1.0, self.limits.time_scale)
         nonce = secrets.token_hex(8)
         try:
             wire.write_frame(self._write_fd, wire.pack({**message, "id": nonce}, arrays))

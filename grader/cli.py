@@ -1,0 +1,92 @@
+"""`grade`: the command line. Parses arguments and calls one function per verb, nothing else."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from grader.checks.registry import Check, select
+from grader.engine import grade_submission
+from grader.options import GradingOptions
+from grader.report import write_reports
+from grader.results import GradingRun
+from grader.runner.sandbox import Limits
+from grader.submission import SubmissionError
+
+EXIT_OK, EXIT_BELOW_MINIMUM, EXIT_USAGE = 0, 1, 2
+
+
+def _problems(text: str) -> set[int]:
+    try:
+        problems = {int(p) for p in text.split(",") if p.strip()}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--only takes problem numbers like 1,4 (got {text!r})") from None
+    if not problems <= {1, 2, 3, 4}:
+        raise argparse.ArgumentTypeError(f"problems are 1, 2, 3 and 4 (got {text!r})")
+    return problems
+
+
+def build_parser() -> argparse.ArgumentParser:
+    limits = Limits()
+    parser = argparse.ArgumentParser(prog="grade", description="Grade a Problem Set 4 submission folder in isolated child processes.")
+    parser.add_argument("submission", nargs="?", help="folder with p1_change_of_variables.py / p3_ebm.py / p4_realnvp.py (or .ipynb), answers.md, p3_energy.pt")
+    parser.add_argument("--out", type=Path, default=Path("grading-out"), help="output folder for results.json, report.md, report.html, figures/ (default: %(default)s)")
+    parser.add_argument("--only", type=_problems, help="comma-separated problem numbers to grade, e.g. 1,4")
+    parser.add_argument("--check", dest="check_ids", help="comma-separated check ids to run (see --list)")
+    parser.add_argument("--list", action="store_true", help="print the checks with their points and exit")
+    parser.add_argument("--fail-under", type=float, help="exit with status 1 when the score is below this")
+    parser.add_argument("--time-scale", type=float, default=limits.time_scale, help="multiply every time limit (slow machines), default %(default)s")
+    parser.add_argument("--memory-mb", type=int, default=limits.memory_mb, help="address-space limit per student process, default %(default)s")
+    parser.add_argument("--threads", type=int, default=limits.threads, help="torch threads per student process, default %(default)s")
+    parser.add_argument("--mnist-root", type=Path, help="full MNIST in torchvision's layout (default: the embedded 5,000-digit subset)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="device for the grader's own sampling of p3_energy.pt")
+    parser.add_argument("--quiet", action="store_true", help="no per-check progress lines")
+    return parser
+
+
+def list_checks(checks: list[Check]) -> None:
+    for c in checks:
+        print(f"{c.id:<24} {c.part:<5} {c.points:>5g}  {c.visibility:<15} {c.title}")
+    print(f"{len(checks)} checks, {sum(c.points for c in checks):g} points")
+
+
+def print_summary(run: GradingRun, out: Path) -> None:
+    print(f"\n{'check':<24} {'part':<5} {'score':>13}  status")
+    for r in run.results:
+        shown = "pending" if r.score is None else f"{r.score:g}/{r.max_score:g}"
+        print(f"{r.id:<24} {r.part:<5} {shown:>13}  {r.status}")
+    pending = f" ({run.pending_points:g} pending)" if run.pending_points else ""
+    print(f"{'total':<30} {run.score:g}/{run.max_score:g}{pending}   in {run.seconds:.1f} s")
+    print(f"reports: {out / 'results.json'}, {out / 'report.md'}, {out / 'report.html'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        checks = select(args.only, set(args.check_ids.split(",")) if args.check_ids else None)
+    except KeyError as error:
+        print(f"grade: {error.args[0]}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.list:
+        list_checks(checks)
+        return EXIT_OK
+    if not args.submission:
+        parser.error("give a submission folder (or --list)")
+    options = GradingOptions(Limits(memory_mb=args.memory_mb, threads=args.threads, time_scale=args.time_scale),
+                             mnist_root=args.mnist_root, device=args.device, progress=not args.quiet)
+    try:
+        run = grade_submission(args.submission, args.out, checks, options)
+    except SubmissionError as error:
+        print(f"grade: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    write_reports(run, args.out)
+    print_summary(run, args.out)
+    if args.fail_under is not None and run.score < args.fail_under:
+        print(f"grade: score {run.score:g} is below --fail-under {args.fail_under:g}", file=sys.stderr)
+        return EXIT_BELOW_MINIMUM
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
