@@ -1,0 +1,145 @@
+"""Fast contract tests of the Problem 3 reference (reference/p3_ebm.py)."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from reference.p3_ebm import EnergyNet, ReplayBuffer, cd_loss, langevin_sample, sgld_step, train_ebm
+
+SOURCE = Path(__file__).resolve().parents[1] / "reference" / "p3_ebm.py"
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny convolutions run far faster on one thread, and much more steadily on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def quadratic(x: torch.Tensor) -> torch.Tensor:
+    """E(x) = ½|x|² per sample, so ∇_x Σ E = x."""
+    return 0.5 * x.flatten(1).pow(2).sum(1)
+
+
+def test_module_imports_only_stdlib_numpy_and_torch() -> None:
+    tree = ast.parse(SOURCE.read_text())
+    roots = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    roots |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    assert roots <= {"__future__", "math", "time", "typing", "torch", "numpy"}, roots
+
+
+def test_energy_net_shape_size_and_dtype() -> None:
+    net = EnergyNet()
+    out = net(torch.rand(5, 1, 28, 28) * 2 - 1)
+    assert out.shape == (5,) and out.dtype == torch.float32
+    assert sum(p.numel() for p in net.parameters()) < 300_000
+
+
+def test_sgld_step_is_exact_with_injected_noise() -> None:
+    x = torch.rand(4, 1, 28, 28) * 2 - 1
+    noise = torch.randn_like(x)
+    got = sgld_step(x, quadratic, step_size=0.3, noise_std=0.1, noise=noise)
+    assert torch.allclose(got, (x - 0.3 * x + 0.1 * noise).clamp(-1, 1), atol=1e-6)
+
+
+def test_sgld_step_clips_the_gradient_then_clamps_the_image() -> None:
+    x = torch.linspace(-1, 1, 4 * 784).reshape(4, 1, 28, 28)
+    got = sgld_step(x, lambda z: 3.0 * quadratic(z), step_size=2.0, noise_std=0.0, noise=torch.zeros_like(x), grad_clip=0.05)
+    assert torch.allclose(got, (x - 2.0 * (3.0 * x).clamp(-0.05, 0.05)).clamp(-1, 1), atol=1e-6)
+    wild = sgld_step(x, quadratic, step_size=-50.0, noise_std=0.0, noise=torch.zeros_like(x))
+    assert wild.min() >= -1 and wild.max() <= 1
+
+
+def test_sgld_step_matches_autograd_on_the_network() -> None:
+    torch.manual_seed(0)
+    net, x = EnergyNet(), torch.rand(3, 1, 28, 28) * 2 - 1
+    noise = torch.randn_like(x)
+    probe = x.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(net(probe).sum(), probe)
+    got = sgld_step(x, net, step_size=10.0, noise_std=0.005, noise=noise)
+    assert torch.allclose(got, (x - 10.0 * grad + 0.005 * noise).clamp(-1, 1), atol=1e-5)
+
+
+def test_sgld_step_leaves_gradients_untouched_and_returns_a_detached_tensor() -> None:
+    net = EnergyNet()
+    x = (torch.rand(2, 1, 28, 28) * 2 - 1).requires_grad_(True)
+    x.grad = torch.full_like(x, 7.0)
+    net.head[-1].bias.grad = torch.tensor([3.0])
+    out = sgld_step(x, net, 1.0, 0.01)
+    assert not out.requires_grad and out.grad_fn is None
+    assert torch.all(x.grad == 7.0)
+    assert net.head[-1].bias.grad.item() == 3.0
+    assert all(p.grad is None for name, p in net.named_parameters() if name != "head.2.bias")
+
+
+def test_sgld_step_draws_fresh_noise_when_none_is_given() -> None:
+    x = torch.zeros(2000, 1, 1, 1)
+    moved = sgld_step(x, quadratic, step_size=0.1, noise_std=0.2)
+    assert abs(moved.std().item() - 0.2) < 0.02 and abs(moved.mean().item()) < 0.02
+
+
+def test_langevin_sample_is_n_steps_of_sgld() -> None:
+    x0 = torch.rand(3, 1, 28, 28) * 2 - 1
+    torch.manual_seed(1)
+    got = langevin_sample(quadratic, x0, n_steps=4, step_size=0.2, noise_std=0.05, grad_clip=0.5)
+    torch.manual_seed(1)
+    want = x0
+    for _ in range(4):
+        want = sgld_step(want, quadratic, 0.2, 0.05, grad_clip=0.5)
+    assert torch.equal(got, want)
+    assert torch.equal(langevin_sample(quadratic, x0, 0, 0.2, 0.05), x0)
+
+
+def test_replay_buffer_is_all_noise_while_empty() -> None:
+    buffer = ReplayBuffer(capacity=10, shape=(1, 4, 4))
+    out = buffer.sample(500)
+    assert out.shape == (500, 1, 4, 4) and out.min() >= -1 and out.max() <= 1
+    assert abs(out.mean().item()) < 0.05 and out.std().item() > 0.5
+
+
+def test_replay_buffer_never_exceeds_capacity_and_keeps_the_newest() -> None:
+    buffer = ReplayBuffer(capacity=8, shape=(1, 2, 2), reinit_prob=0.0)
+    for value in range(5):
+        buffer.push(torch.full((3, 1, 2, 2), float(value) / 10))
+    assert len(buffer) == 8
+    stored = {round(v, 3) for v in buffer.sample(400)[:, 0, 0, 0].tolist()}
+    assert stored <= {0.2, 0.3, 0.4} and {0.3, 0.4} <= stored
+    buffer.push(torch.full((20, 1, 2, 2), 0.9))
+    assert len(buffer) == 8 and torch.all(buffer.sample(50) == 0.9)
+
+
+def test_replay_buffer_reinitialisation_rate() -> None:
+    torch.manual_seed(0)
+    buffer = ReplayBuffer(capacity=16, shape=(1, 3, 3), reinit_prob=0.2)
+    buffer.push(torch.full((16, 1, 3, 3), 5.0))  # outside [-1, 1]: any row not 5 is fresh noise
+    rows = buffer.sample(20_000)
+    fresh = (rows != 5.0).flatten(1).all(1).double().mean().item()
+    assert abs(fresh - 0.2) < 4 * (0.2 * 0.8 / 20_000) ** 0.5
+
+
+def test_cd_loss_value() -> None:
+    real, fake = torch.tensor([[1.0], [3.0]]), torch.tensor([[-1.0], [0.0], [2.0]])
+    energy = lambda x: x[:, 0]  # noqa: E731
+    want = 2.0 - 1 / 3 + 0.1 * (5.0 + 5 / 3)
+    assert cd_loss(energy, real, fake).item() == pytest.approx(want)
+    assert cd_loss(energy, real, fake, alpha=0.0).item() == pytest.approx(2.0 - 1 / 3)
+
+
+def test_cd_loss_sends_gradients_to_the_parameters() -> None:
+    net = EnergyNet()
+    cd_loss(net, torch.rand(4, 1, 28, 28) * 2 - 1, torch.rand(4, 1, 28, 28) * 2 - 1).backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in net.parameters())
+
+
+def test_train_ebm_runs_and_is_deterministic() -> None:
+    images = torch.rand(32, 1, 28, 28) * 2 - 1
+    a, b = (train_ebm(images, 2, seed=3, batch_size=8, n_steps=2) for _ in range(2))
+    assert isinstance(a, nn.Module)
+    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(pa, pb), name
