@@ -1,0 +1,108 @@
+"""The classifier that rates Problem 3 samples, and the grader's own Langevin sampler."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from grader.mnist import load_mnist
+from grader.oracles.mnist_judge import (
+    FEATURE_DIM,
+    SampleRating,
+    features,
+    frechet_distance,
+    grader_langevin,
+    load_classifier,
+    rate_samples,
+)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def heldout() -> tuple[torch.Tensor, torch.Tensor]:
+    return load_mnist("heldout")
+
+
+def test_classifier_accuracy_on_heldout_digits(heldout) -> None:
+    x, y = heldout
+    with torch.no_grad():
+        accuracy = (load_classifier()(x).argmax(-1) == y).double().mean().item()
+    assert accuracy >= 0.95
+
+
+def test_features_are_the_penultimate_layer(heldout) -> None:
+    x, _ = heldout
+    f = features(x[:7])
+    assert f.shape == (7, FEATURE_DIM) and f.min() >= 0  # after the ReLU
+    assert torch.allclose(load_classifier().head(f), load_classifier()(x[:7]), atol=1e-5)
+
+
+def test_real_digits_rate_well(heldout) -> None:
+    x, _ = heldout
+    rating = rate_samples(x[torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:200]])
+    assert rating.n == 200 and sum(rating.class_histogram) == 200
+    assert rating.mean_confidence > 0.9
+    assert rating.n_classes == 10
+    assert rating.frechet < 10.0
+
+
+def test_uniform_noise_rates_badly() -> None:
+    noise = torch.rand(200, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    rating = rate_samples(noise)
+    assert rating.mean_confidence < 0.5
+    assert rating.n_classes <= 3
+    assert rating.frechet > 100.0
+
+
+def test_rating_is_deterministic_frozen_and_tolerates_junk(heldout) -> None:
+    x, _ = heldout
+    a, b = rate_samples(x[:50]), rate_samples(x[:50].clone())
+    assert a == b
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.n = 3  # type: ignore[misc]
+    weird = x[:20].clone()
+    weird[0, 0, 0, 0], weird[1] = float("nan"), 40.0
+    assert isinstance(rate_samples(weird), SampleRating)
+    with pytest.raises(ValueError):
+        rate_samples(x[:1])
+
+
+def test_frechet_distance_of_gaussians() -> None:
+    mu, sigma = torch.zeros(3).numpy(), torch.eye(3).double().numpy()
+    assert frechet_distance(mu, sigma, mu, sigma) == pytest.approx(0.0, abs=1e-9)
+    # N(0, I) vs N(1, 4 I) in 3-D: |Δμ|² + tr(I + 4I - 2·2I) = 3 + 3
+    assert frechet_distance(mu, sigma, mu + 1, 4 * sigma) == pytest.approx(6.0)
+
+
+def test_grader_langevin_is_seeded_and_clamped() -> None:
+    quadratic = lambda x: 0.5 * x.flatten(1).pow(2).sum(1)  # noqa: E731
+    a = grader_langevin(quadratic, 5, n_steps=3, step_size=0.1, noise_std=0.5, seed=4)
+    b = grader_langevin(quadratic, 5, n_steps=3, step_size=0.1, noise_std=0.5, seed=4)
+    assert torch.equal(a, b) and a.shape == (5, 1, 28, 28) and not a.requires_grad
+    assert a.min() >= -1 and a.max() <= 1
+    start = grader_langevin(quadratic, 5, n_steps=0, step_size=0.1, noise_std=0.5, seed=4)
+    assert start.min() >= -1 and start.max() <= 1 and start.std() > 0.5
+
+
+def test_grader_langevin_samples_a_gaussian_energy() -> None:
+    """E(x) = |x|²/(2 s²) with s = 0.3: the SGLD chain (σ = √(2η)) has per-pixel variance ≈ s²."""
+    s, eta = 0.3, 0.002
+    energy = lambda x: x.flatten(1).pow(2).sum(1) / (2 * s * s)  # noqa: E731
+    x = grader_langevin(energy, 20, n_steps=600, step_size=eta, noise_std=(2 * eta) ** 0.5, seed=0)
+    assert abs(x.mean().item()) < 0.01
+    assert x.var().item() == pytest.approx(s * s, rel=0.06)  # clamping at ±1 (3.3 s) is negligible
+
+
+def test_grader_langevin_clips_the_gradient() -> None:
+    steep = lambda x: 100.0 * x.flatten(1).sum(1)  # noqa: E731 — gradient 100 everywhere
+    x = grader_langevin(steep, 3, n_steps=1, step_size=1.0, noise_std=0.0, seed=1, grad_clip=0.01)
+    x0 = grader_langevin(steep, 3, n_steps=0, step_size=1.0, noise_std=0.0, seed=1)
+    assert torch.allclose(x, (x0 - 0.01).clamp(-1, 1))
