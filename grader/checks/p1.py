@@ -142,11 +142,11 @@ def check_1a_dtype(ctx: CheckContext) -> Outcome:
         mu = inst.mu.astype(dtype)
         value = ctx.call("density_linear", inst.y.astype(dtype), inst.A.astype(dtype), mu)
         name = np.dtype(dtype).name
-        returned = getattr(value, "dtype", type(value).__name__)
-        if returned != name:
-            problems.append(f"{name} input gave a {returned} result")
+        student = as_array(value, "density_linear", shape=(len(inst.y),))
+        if value.dtype != name:
+            problems.append(f"{name} input gave a {value.dtype} result")
             continue
-        problem = diagnose_density(as_array(value, "density_linear", shape=(len(inst.y),)), inst, rtol)
+        problem = diagnose_density(student, inst, rtol)
         if problem:
             problems.append(f"{name} input: {problem}")
     if problems:

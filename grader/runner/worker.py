@@ -3,7 +3,8 @@
 Started by `grader.runner.sandbox` as `python -I -S worker.py FD_IN FD_OUT` with a scrubbed
 environment, resource limits and a temporary working directory. It speaks only the data frames
 of `wire.py` over two inherited pipe descriptors (the student's prints go to a log file, never
-to the channel), blocks `grader`/`reference` imports, installs the seccomp filter, then serves:
+to the channel), blocks `grader`/`reference` imports, confines itself (writes only in its
+working directory: `landlock.py`; no new processes or sockets: `seccomp.py`), then serves:
 
     {"op": "import", "module", "path"}  -> loads one student module
     {"op": "call", "fn", "args", "kwargs", "seed", "keep"} -> calls it; `keep` stores the result
@@ -180,13 +181,12 @@ def main() -> None:
         sys.path[:] = [line.rstrip("\n") for line in lines if line.strip()]
     worker = Worker(int(fd_in), int(fd_out))
     worker.torch.set_num_threads(int(threads))
-    for name in BLOCKED_PACKAGES:
-        sys.modules[name] = None
     sys.meta_path.insert(0, _BlockGraderImports())
     sys.path.insert(0, submission_dir)
-    seccomp_problem = _load_by_path("_ps4_seccomp", "seccomp.py").install()
-    if seccomp_problem:
-        print(f"[worker] {seccomp_problem}", file=sys.stderr)
+    for problem in (_load_by_path("_ps4_landlock", "landlock.py").restrict_writes([os.getcwd(), "/dev"]),
+                    _load_by_path("_ps4_seccomp", "seccomp.py").install()):
+        if problem:
+            print(f"[worker] confinement incomplete: {problem}", file=sys.stderr)
     worker.serve()
 
 
