@@ -1,0 +1,67 @@
+"""The `grade` command as a user runs it: outputs, exit codes, clear one-line errors."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+
+from helpers import REFERENCE, TEMPLATE
+
+SCHEMA = json.loads((Path(__file__).with_name("gradescope_results.schema.json")).read_text())
+
+
+def grade_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "grader.cli", *args], capture_output=True, text=True, timeout=600)
+
+
+def test_reference_run_writes_valid_reports_and_exits_zero(tmp_path):
+    done = grade_cli(str(REFERENCE), "--out", str(tmp_path), "--check", "1a.instance,1a.dtype")
+    assert done.returncode == 0, done.stderr
+    results = json.loads((tmp_path / "results.json").read_text())
+    jsonschema.validate(results, SCHEMA)
+    assert results["score"] == 2.0 and [t["number"] for t in results["tests"]] == ["1a", "1a"]
+    assert "1a.instance" in done.stdout and "total" in done.stdout  # the summary table
+    assert "[ 1/2]" in done.stderr  # progress lines
+    html = (tmp_path / "report.html").read_text()
+    assert "figures/1a.instance-density.png" in html and (tmp_path / "figures" / "1a.instance-density.png").stat().st_size > 1000
+    assert "1a.instance" in (tmp_path / "report.md").read_text()
+
+
+def test_fail_under_sets_the_exit_code_but_still_writes_reports(tmp_path):
+    done = grade_cli(str(TEMPLATE), "--out", str(tmp_path), "--check", "1a.dtype", "--fail-under", "0.5")
+    assert done.returncode == 1
+    assert "below --fail-under" in done.stderr
+    jsonschema.validate(json.loads((tmp_path / "results.json").read_text()), SCHEMA)
+
+
+def test_missing_folder_is_one_clear_line(tmp_path):
+    done = grade_cli(str(tmp_path / "nope"), "--out", str(tmp_path / "out"))
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "does not exist" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_folder_without_expected_files_is_one_clear_line(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    done = grade_cli(str(tmp_path), "--out", str(tmp_path / "out"))
+    assert done.returncode == 2 and "holds none of the expected files" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_list_prints_checks_and_points():
+    done = grade_cli("--list", "--only", "1")
+    assert done.returncode == 0
+    assert "1a.instance" in done.stdout and "points" in done.stdout.splitlines()[-1]
+
+
+def test_unknown_check_id_lists_the_known_ones():
+    done = grade_cli("--list", "--check", "9z.nothing")
+    assert done.returncode == 2 and "unknown check id(s) 9z.nothing" in done.stderr and "1a.instance" in done.stderr
+
+
+def test_bad_only_value_is_a_usage_error():
+    done = grade_cli("--list", "--only", "7")
+    assert done.returncode == 2 and "problems are 1, 2, 3 and 4" in done.stderr
