@@ -250,7 +250,7 @@ def density_at(field: OracleField, t: float, points) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- 1-D cross-check
 
-def _preimage_1d(field: TanhPower, t: float, x: float) -> float:
+def preimage_1d(field: TanhPower, t: float, x: float) -> float:
     """The ``z0`` with ``Φ_t(z0) = x`` for the 1-D autonomous ODE ``dz/dt = g(z)``.
 
     Without any ODE solver: the time to travel from ``z0`` to ``x`` is ``∫_{z0}^{x} du / g(u)``
@@ -288,7 +288,7 @@ def _density_1d(field: TanhPower, t: float, x: float) -> float:
     ``∫_{z0}^{x} du/g = t`` differentiated in ``z0``); at the fixed point ``g = 0`` it is
     ``exp(t g'(0))``.
     """
-    z0 = _preimage_1d(field, t, x)
+    z0 = preimage_1d(field, t, x)
     gx, g0 = float(field.value(0.0, np.array(x))), float(field.value(0.0, np.array(z0)))
     if gx == 0.0:
         jacobian = np.exp(-t * float(field.derivative(np.array(x))))
