@@ -7,6 +7,7 @@ from pathlib import Path
 
 from grader.checks.registry import Check, select
 from grader.engine import grade_submission
+from grader.manual import SCORES_FILE, ManualScoreError, load_manual_scores
 from grader.options import GradingOptions
 from grader.report import write_reports
 from grader.results import GradingRun
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=limits.threads, help="torch threads per student process, default %(default)s")
     parser.add_argument("--mnist-root", type=Path, help="full MNIST in torchvision's layout (default: the embedded 5,000-digit subset)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="device for the grader's own sampling of p3_energy.pt")
+    parser.add_argument("--manual-scores", type=Path, help=f"class-wide scores for the written answers (TOML, one table per submission folder name); OUT/{SCORES_FILE} is read too")
     parser.add_argument("--quiet", action="store_true", help="no per-check progress lines")
     return parser
 
@@ -73,11 +75,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     if not args.submission:
         parser.error("give a submission folder (or --list)")
-    options = GradingOptions(Limits(memory_mb=args.memory_mb, threads=args.threads, time_scale=args.time_scale),
-                             mnist_root=args.mnist_root, device=args.device, progress=not args.quiet)
     try:
+        manual = load_manual_scores(args.out, Path(args.submission).resolve().name, args.manual_scores)
+        options = GradingOptions(Limits(memory_mb=args.memory_mb, threads=args.threads, time_scale=args.time_scale),
+                                 mnist_root=args.mnist_root, device=args.device, progress=not args.quiet, manual_scores=manual)
         run = grade_submission(args.submission, args.out, checks, options)
-    except SubmissionError as error:
+    except (SubmissionError, ManualScoreError) as error:
         print(f"grade: {error}", file=sys.stderr)
         return EXIT_USAGE
     write_reports(run, args.out)

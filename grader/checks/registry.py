@@ -14,7 +14,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Callable
 
-PROBLEM_MODULES = ("grader.checks.p1",)
+PROBLEM_MODULES = ("grader.checks.p1", "grader.checks.written")
 VISIBILITIES = ("visible", "after_due_date", "hidden", "after_published")
 
 
@@ -69,7 +69,7 @@ def all_checks() -> list[Check]:
     """Every registered check, problems in order, checks in declaration order."""
     for name in PROBLEM_MODULES:
         importlib.import_module(name)
-    return sorted(_CHECKS.values(), key=lambda c: c.problem)
+    return sorted(_CHECKS.values(), key=lambda c: c.problem)  # stable: declaration order within a problem
 
 
 def select(problems: set[int] | None = None, ids: set[str] | None = None) -> list[Check]:

@@ -40,7 +40,7 @@ class Limits:
 
     timeout_s: float = 30.0
     memory_mb: int = 4096
-    threads: int = 2
+    threads: int = 1  # small models: one thread is as fast and far steadier on a loaded machine
     time_scale: float = 1.0
     startup_s: float = 60.0
 
