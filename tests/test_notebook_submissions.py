@@ -1,0 +1,87 @@
+"""A notebook grades exactly like the .py it was made from; training cells never run."""
+from __future__ import annotations
+
+import ast
+import time
+
+import nbformat
+
+from grader.notebooks import notebook_to_module
+from helpers import REFERENCE, by_id, grade
+
+P1 = "p1_change_of_variables"
+P1_IDS = {"1a.instance", "1a.dtype", "1a.normalised"}
+
+
+def notebook_from_module(source: str, extra_cells: list[str] = ()) -> nbformat.NotebookNode:
+    """One code cell per top-level statement of `source` (a student's notebook, roughly), then `extra_cells`."""
+    lines = source.splitlines()
+    tree = ast.parse(source)
+    cells = []
+    for node in tree.body:
+        start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        cells.append(nbformat.v4.new_code_cell("\n".join(lines[start - 1:node.end_lineno])))
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_markdown_cell("# Problem 1")] + cells + [nbformat.v4.new_code_cell(c) for c in extra_cells]
+    return notebook
+
+
+TRAINING_CELL = "import time\nfor epoch in range(100):\n    time.sleep(3600)\nresult = train_forever()"
+
+
+def test_notebook_and_script_get_the_same_scores(tmp_path):
+    script_dir, notebook_dir = tmp_path / "script", tmp_path / "notebook"
+    script_dir.mkdir(), notebook_dir.mkdir()
+    source = (REFERENCE / f"{P1}.py").read_text()
+    (script_dir / f"{P1}.py").write_text(source)
+    nbformat.write(notebook_from_module(source, ["%matplotlib inline\n!pip install nothing", TRAINING_CELL]), notebook_dir / f"{P1}.ipynb")
+    started = time.monotonic()
+    from_notebook = grade(notebook_dir, tmp_path / "out-nb", ids=P1_IDS)
+    assert time.monotonic() - started < 60  # the hour-long training cell never ran
+    from_script = grade(script_dir, tmp_path / "out-py", ids=P1_IDS)
+    assert [(r.id, r.score) for r in from_notebook.results] == [(r.id, r.score) for r in from_script.results]
+    assert from_notebook.score == from_notebook.max_score
+    notes = "\n".join(from_notebook.notes)
+    assert f"graded {P1}.ipynb" in notes and "dropped 2 IPython magic/shell line(s)" in notes and "not run" in notes
+
+
+def test_a_cell_that_does_not_parse_costs_only_what_depends_on_it(tmp_path):
+    notebook = notebook_from_module((REFERENCE / f"{P1}.py").read_text())
+    for cell in notebook.cells:
+        cell.source = cell.source.replace("def density_linear(", "def density_linear(((", 1)
+    nbformat.write(notebook, tmp_path / f"{P1}.ipynb")
+    run = grade(tmp_path, tmp_path / "out", ids=P1_IDS)
+    assert all(r.score == 0 for r in run.results)
+    assert all("density_linear" in r.output for r in run.results)  # missing function, not a failed import
+    assert any("does not parse" in note for note in run.notes)
+
+
+def test_both_files_present_grades_the_script_and_says_so(tmp_path):
+    source = (REFERENCE / f"{P1}.py").read_text()
+    (tmp_path / f"{P1}.py").write_text(source)
+    nbformat.write(notebook_from_module("raise SystemExit('wrong file graded')"), tmp_path / f"{P1}.ipynb")
+    run = grade(tmp_path, tmp_path / "out", ids={"1a.dtype"})
+    assert run.score == 0.5
+    assert any(f"both {P1}.py and {P1}.ipynb were handed in; graded {P1}.py" in note for note in run.notes)
+
+
+def test_extraction_rule_keeps_definitions_and_constants_only(tmp_path):
+    cells = ["import torch\nDEVICE = torch.device('cpu')\nSTEPS = 2 * 100\nmodel = train(STEPS)",
+             "@torch.no_grad()\ndef f(x):\n    return x\n\nclass Net(torch.nn.Module):\n    pass",
+             "if __name__ == '__main__':\n    train()",
+             "history = [step(i) for i in range(10)]"]
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    nbformat.write(notebook, tmp_path / "nb.ipynb")
+    code, notes = notebook_to_module(tmp_path / "nb.ipynb")
+    kept = ast.parse(code)
+    names = [type(n).__name__ for n in kept.body]
+    assert names == ["Import", "Assign", "Assign", "FunctionDef", "ClassDef"]
+    assert "@torch.no_grad()" in code and "train(" not in code and "step(" not in code
+    assert any("3 top-level statement(s) not run" in n for n in notes)
+
+
+def test_unreadable_notebook_is_reported_as_an_import_failure(tmp_path):
+    (tmp_path / f"{P1}.ipynb").write_text("{ this is not json")
+    run = grade(tmp_path, tmp_path / "out", ids={"1a.dtype"})
+    assert run.score == 0 and "could not be read as a notebook" in run.results[0].output
