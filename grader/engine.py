@@ -22,6 +22,7 @@ def grade_submission(folder: str | Path, out_dir: Path, checks: list[Check], opt
     submission = load_submission(folder)
     out_dir.mkdir(parents=True, exist_ok=True)
     modules = StudentModules(submission, options.limits)
+    modules.prestart({c.module for c in checks if c.module})
     results = []
     try:
         for number, check in enumerate(checks, start=1):
