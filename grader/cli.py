@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from grader.checks.registry import Check, select
+from grader.classroom import grade_class
 from grader.engine import grade_submission
 from grader.manual import SCORES_FILE, ManualScoreError, load_manual_scores
 from grader.options import GradingOptions
@@ -31,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     limits = Limits()
     parser = argparse.ArgumentParser(prog="grade", description="Grade a Problem Set 4 submission folder in isolated child processes.")
     parser.add_argument("submission", nargs="?", help="folder with p1_change_of_variables.py / p3_ebm.py / p4_realnvp.py (or .ipynb), answers.md, p3_energy.pt")
+    parser.add_argument("--class", dest="whole_class", action="store_true", help="SUBMISSION is a class: one subfolder per student, graded into OUT/<name>/, with OUT/gradebook.csv")
     parser.add_argument("--out", type=Path, default=Path("grading-out"), help="output folder for results.json, report.md, report.html, figures/ (default: %(default)s)")
     parser.add_argument("--only", type=_problems, help="comma-separated problem numbers to grade, e.g. 1,4")
     parser.add_argument("--check", dest="check_ids", help="comma-separated check ids to run (see --list)")
@@ -75,11 +78,15 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     if not args.submission:
         parser.error("give a submission folder (or --list)")
+    options = GradingOptions(Limits(memory_mb=args.memory_mb, threads=args.threads, time_scale=args.time_scale),
+                             mnist_root=args.mnist_root, device=args.device, progress=not args.quiet)
     try:
+        if args.whole_class:
+            rows = grade_class(Path(args.submission), args.out, checks, options, args.manual_scores)
+            print(f"graded {sum(r.run is not None for r in rows)} of {len(rows)} submissions; gradebook: {args.out / 'gradebook.csv'}")
+            return EXIT_OK
         manual = load_manual_scores(args.out, Path(args.submission).resolve().name, args.manual_scores)
-        options = GradingOptions(Limits(memory_mb=args.memory_mb, threads=args.threads, time_scale=args.time_scale),
-                                 mnist_root=args.mnist_root, device=args.device, progress=not args.quiet, manual_scores=manual)
-        run = grade_submission(args.submission, args.out, checks, options)
+        run = grade_submission(args.submission, args.out, checks, replace(options, manual_scores=manual))
     except (SubmissionError, ManualScoreError) as error:
         print(f"grade: {error}", file=sys.stderr)
         return EXIT_USAGE

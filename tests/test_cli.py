@@ -65,3 +65,23 @@ def test_unknown_check_id_lists_the_known_ones():
 def test_bad_only_value_is_a_usage_error():
     done = grade_cli("--list", "--only", "7")
     assert done.returncode == 2 and "problems are 1, 2, 3 and 4" in done.stderr
+
+
+def test_class_grading_writes_one_report_per_student_and_a_gradebook(tmp_path):
+    import csv
+    import shutil
+
+    class_dir = tmp_path / "class"
+    shutil.copytree(REFERENCE, class_dir / "alice")
+    shutil.copytree(TEMPLATE, class_dir / "bob")
+    (class_dir / "carol").mkdir()
+    (class_dir / "carol" / "notes.txt").write_text("empty hand-in")
+    out = tmp_path / "out"
+    done = grade_cli(str(class_dir), "--class", "--out", str(out), "--check", "1a.dtype,2b.written", "--quiet")
+    assert done.returncode == 0, done.stderr
+    rows = {row["student"]: row for row in csv.DictReader((out / "gradebook.csv").open())}
+    assert rows["alice"]["total"] == "0.5" and rows["alice"]["pending"] == "4.0"
+    assert rows["bob"]["total"] == "0.0"
+    assert "holds none of the expected files" in rows["carol"]["note"]
+    for student in ("alice", "bob"):
+        jsonschema.validate(json.loads((out / student / "results.json").read_text()), SCHEMA)
