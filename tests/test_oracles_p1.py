@@ -10,7 +10,9 @@ import torch
 from scipy import integrate, linalg, stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from grader.checks.p1 import field_build  # noqa: E402
 from grader.oracles import p1 as oracle  # noqa: E402
+from grader.runner.child_library import BUILDERS  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -122,19 +124,71 @@ def test_density_at_time_zero_is_standard_normal():
     np.testing.assert_allclose(oracle.density_at(oracle.TanhPower(3), 0.0, x), expected, rtol=1e-12)
 
 
-@pytest.mark.parametrize("field", [
-    oracle.TanhPower(3, theta=0.5), oracle.Linear(M=[[0.1, -0.3], [0.2, 0.05]], b=[0.3, -0.1]),
-    oracle.random_mlp_field(np.random.default_rng(2), d=2, hidden=4, time_dependent=True),
-], ids=["tanh", "linear", "mlp-time"])
+def _materialise(build):
+    """What the child's worker does with a `Build`: its builder called on tensors."""
+    params = {k: _materialise(v) if hasattr(v, "params") else torch.from_numpy(v) if isinstance(v, np.ndarray) else v
+              for k, v in build.params.items()}
+    return BUILDERS[build.name](**params)
+
+
+FIELDS = [oracle.TanhPower(3), oracle.TanhPower(2, theta=-0.7),
+          oracle.Linear(M=[[0.1, -0.3], [0.2, 0.05]], b=[0.3, -0.1]),
+          oracle.random_mlp_field(np.random.default_rng(2), d=2, hidden=4, time_dependent=True),
+          oracle.random_mlp_field(np.random.default_rng(3), d=3, hidden=6)]
+FIELD_IDS = ["tanh3", "tanh2", "linear", "mlp-time", "mlp3"]
+
+
+@pytest.mark.parametrize("field", FIELDS, ids=FIELD_IDS)
+@pytest.mark.parametrize("plain", [False, True], ids=["module", "function"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_torch_builder_and_spec_round_trip_reproduce_the_field(field, dtype):
-    z = np.random.default_rng(5).normal(size=(16, 2))
-    module = oracle.as_torch_callable(oracle.field_from_spec(field.to_spec()))
-    out = module(torch.tensor(0.7, dtype=dtype), torch.tensor(z, dtype=dtype))
-    assert out.dtype == dtype and out.shape == (16, 2)
-    np.testing.assert_allclose(out.double().numpy(), field.value(0.7, z),
-                               rtol=1e-5 if dtype == torch.float32 else 1e-12, atol=1e-6 if dtype == torch.float32 else 0)
-    assert not any(p.requires_grad for p in module.parameters())
+def test_child_builders_compute_the_oracle_fields(field, plain, dtype):
+    """The field student code receives (built in the child from `field_build`) is the oracle's field."""
+    d = getattr(field, "dim", 2)
+    z = np.random.default_rng(5).normal(size=(16, d)) * 1.5
+    f = _materialise(field_build(field, plain=plain))
+    out = f(torch.tensor(0.7, dtype=dtype), torch.tensor(z, dtype=dtype))
+    assert out.dtype == dtype and out.shape == (16, d)
+    np.testing.assert_allclose(out.detach().double().numpy(), field.value(0.7, z),
+                               rtol=1e-5 if dtype == torch.float32 else 1e-13, atol=1e-6 if dtype == torch.float32 else 1e-14)
+
+
+@pytest.mark.parametrize("field", FIELDS, ids=FIELD_IDS)
+def test_analytic_jacobian_matches_autograd_on_the_child_builder(field):
+    d = getattr(field, "dim", 2)
+    z = np.random.default_rng(6).normal(size=(7, d))
+    f = _materialise(field_build(field))
+    jac = torch.func.vmap(torch.func.jacrev(lambda x: f(torch.tensor(0.4, dtype=torch.float64), x[None])[0]))(torch.tensor(z))
+    np.testing.assert_allclose(field.jacobian(0.4, z), jac.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(field.jacobian_trace(0.4, z), np.trace(field.jacobian(0.4, z), axis1=1, axis2=2), rtol=1e-12)
+
+
+def test_spec_round_trip_keeps_the_field():
+    for field in FIELDS:
+        z = np.random.default_rng(0).normal(size=(4, getattr(field, "dim", 2)))
+        again = oracle.field_from_spec(field.to_spec())
+        np.testing.assert_array_equal(again.value(0.3, z), field.value(0.3, z))
+
+
+def test_euler_and_backward_solve_conventions():
+    field = oracle.Linear(M=[[-0.5, 0.0], [0.0, 0.2]], b=[0.0, 0.0])
+    z0 = np.array([[1.0, 1.0]])
+    np.testing.assert_allclose(oracle.euler(field, z0, 1.0, 2), [[0.75**2, 1.1**2]])
+    x = np.array([[0.3, -0.4]])
+    pre, ell = oracle.backward_solve(field, 0.5, x)
+    np.testing.assert_allclose(pre, x * np.exp([0.25, -0.1]), rtol=1e-9)  # z(0) = exp(-M t) x
+    np.testing.assert_allclose(ell, [0.5 * -0.3], rtol=1e-9)  # ℓ(0) = ∫_0^t tr M ds = t tr M
+    # a negative time integrates the other way: the density "at time -t"
+    np.testing.assert_allclose(oracle.density_at(field, -0.5, x),
+                               oracle.linear_gaussian_density(x, np.diag(np.exp([0.25, -0.1]))), rtol=1e-8)
+
+
+def test_importing_the_oracles_and_checks_loads_no_torch():
+    import subprocess  # noqa: PLC0415
+
+    code = "import sys, grader.checks.p1; print(sorted(m for m in ('torch', 'scipy.stats', 'scipy.integrate') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1]).stdout
+    assert out.strip() == "[]"
 
 
 def test_unknown_field_kind_lists_the_known_ones():

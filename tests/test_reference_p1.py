@@ -10,7 +10,9 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from grader.checks.p1 import field_build  # noqa: E402
 from grader.oracles import p1 as oracle  # noqa: E402
+from grader.runner.child_library import BUILDERS  # noqa: E402
 from reference import p1_change_of_variables as ref  # noqa: E402
 
 DTYPES = [torch.float32, torch.float64]
@@ -25,6 +27,12 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def torch_field(field):
+    """The field exactly as graded code receives it: the child library's builder for it (an nn.Module)."""
+    build = field_build(field)
+    return BUILDERS[build.name](**{k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in build.params.items()})
 
 
 def homework_field(t, z):
@@ -65,7 +73,7 @@ def test_simulate_matches_the_scipy_oracle(case, dtype):
     field = oracle.HOMEWORK_FIELD if case == "homework" else _mlp(3)
     d = 2 if case == "homework" else 3
     z0 = np.random.default_rng(1).normal(size=(200, d))
-    out = ref.simulate(oracle.as_torch_callable(field), torch.tensor(z0, dtype=dtype), 0.5)
+    out = ref.simulate(torch_field(field), torch.tensor(z0, dtype=dtype), 0.5)
     assert out.shape == (200, d)
     _close(out, oracle.simulate(field, z0, 0.5), dtype)
 
@@ -82,11 +90,14 @@ def test_ode_logp_dynamics_is_the_field_and_minus_the_exact_trace(field, dtype):
     d = field.W1.shape[1] if isinstance(field, oracle.MLPField) else 2
     z = np.random.default_rng(2).normal(size=(30, d))
     z_t = torch.tensor(z, dtype=dtype)
-    dz, dlogp = ref.ode_logp_dynamics(oracle.as_torch_callable(field), torch.tensor(0.3, dtype=dtype), z_t)
+    module = torch_field(field)
+    dz, dlogp = ref.ode_logp_dynamics(module, torch.tensor(0.3, dtype=dtype), z_t)
     assert dz.shape == (30, d) and dlogp.shape == (30,)
     _close(dz, field.value(0.3, z), dtype)
     _close(dlogp, -field.jacobian_trace(0.3, z), dtype)
-    assert not dz.requires_grad and not dlogp.requires_grad and not z_t.requires_grad
+    # a graph only where one is wanted: the MLP builder's weights are trainable parameters
+    trainable = any(p.requires_grad for p in module.parameters())
+    assert dz.requires_grad == dlogp.requires_grad == trainable and not z_t.requires_grad
 
 
 def test_ode_logp_dynamics_keeps_the_graph_for_trainable_fields():
@@ -114,7 +125,7 @@ def test_density_on_grid_matches_the_oracle_for_the_homework_field(t, dtype):
 def test_density_on_grid_in_three_dimensions_with_a_time_dependent_mlp(dtype):
     field = _mlp(3, seed=4)
     points = np.random.default_rng(5).normal(size=(100, 3)) * 1.5
-    out = ref.density_on_grid(oracle.as_torch_callable(field), 0.8, torch.tensor(points, dtype=dtype))
+    out = ref.density_on_grid(torch_field(field), 0.8, torch.tensor(points, dtype=dtype))
     _close(out, oracle.density_at(field, 0.8, points), dtype)
 
 
@@ -122,5 +133,5 @@ def test_density_on_grid_linear_field_in_five_dimensions():
     rng = np.random.default_rng(6)
     field = oracle.Linear(M=rng.normal(size=(5, 5)) * 0.5, b=rng.normal(size=5))
     points = rng.normal(size=(50, 5))
-    out = ref.density_on_grid(oracle.as_torch_callable(field), 0.6, torch.tensor(points))
+    out = ref.density_on_grid(torch_field(field), 0.6, torch.tensor(points))
     _close(out, oracle.density_at(field, 0.6, points), torch.float64)

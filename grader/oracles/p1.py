@@ -1,25 +1,29 @@
 """Independent oracles for Problem 1, computed in float64 numpy/scipy.
 
 Nothing here shares code or method with ``reference/``: the reference uses torch, torchdiffeq
-and autograd traces; these use ``scipy.stats`` closed forms, analytic Jacobian traces and
+and autograd traces; these use ``scipy.stats`` closed forms, analytic Jacobians and
 ``scipy.integrate.solve_ivp`` (DOP853, tight tolerances). For the elementwise ``tanh`` fields
 a second, solver-free route (:func:`density_at_elementwise_1d`) cross-checks the first.
 
-Fields are data, not callables: small frozen dataclasses with ``value(t, z)`` and
-``jacobian_trace(t, z)``. :func:`as_torch_callable` builds the same field as a float64-capable
-``nn.Module`` to hand to student code; :meth:`to_spec` / :func:`field_from_spec` turn a field into
-plain JSON-able data and back, for crossing a process boundary.
+Fields are data, not callables: small frozen dataclasses with ``value(t, z)``,
+``jacobian(t, z)`` and ``jacobian_trace(t, z)``. Student code receives the same fields built
+inside its own process by ``grader/runner/child_library.py`` (``tanh_power_field``,
+``linear_field``, ``mlp_field``: the same parameter names as the dataclasses here);
+:meth:`to_spec` / :func:`field_from_spec` turn a field into plain JSON-able data and back.
 
-Shapes: points and samples ``(N, d)``; densities and traces ``(N,)``; time is a float.
+This module imports no torch, and scipy only when a function needs it, so loading the
+grader's checks stays cheap.
+
+Shapes: points and samples ``(N, d)``; densities and traces ``(N,)``; Jacobians ``(N, d, d)``
+with ``[n, i, j] = ∂f_i/∂z_j``; time is a float.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Union
 
 import numpy as np
-import torch
-from scipy import integrate, optimize, stats
 
 RTOL, ATOL = 1e-10, 1e-12  # solve_ivp DOP853 tolerances for every oracle solve
 
@@ -32,6 +36,8 @@ def _array(x) -> np.ndarray:
 
 def linear_gaussian_density(y, A, mu=None) -> np.ndarray:
     """Density of ``Y = A Z``, ``Z ~ N(mu, I)``: the Gaussian ``N(A mu, A A^T)``, at ``y`` ``(N, d)``."""
+    from scipy import stats  # noqa: PLC0415 - scipy.stats costs ~1 s to import; only 1a needs it
+
     y, A = np.atleast_2d(_array(y)), _array(A)
     mu = np.zeros(A.shape[1]) if mu is None else _array(mu)
     law = stats.multivariate_normal(mean=A @ mu, cov=A @ A.T, allow_singular=False)
@@ -56,6 +62,10 @@ class TanhPower:
         slope = k * z ** (k - 1) if k != 0 else np.zeros_like(z)
         return theta * slope / np.cosh(theta * z**k) ** 2
 
+    def jacobian(self, t: float, z: np.ndarray) -> np.ndarray:
+        diagonal = self.derivative(z)
+        return diagonal[:, :, None] * np.eye(z.shape[-1])
+
     def jacobian_trace(self, t: float, z: np.ndarray) -> np.ndarray:
         return self.derivative(z).sum(axis=-1)
 
@@ -77,6 +87,9 @@ class Linear:
     def value(self, t: float, z: np.ndarray) -> np.ndarray:
         return z @ self.M.T + self.b
 
+    def jacobian(self, t: float, z: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(self.M, (z.shape[0], *self.M.shape)).copy()
+
     def jacobian_trace(self, t: float, z: np.ndarray) -> np.ndarray:
         return np.full(z.shape[0], np.trace(self.M))
 
@@ -86,10 +99,11 @@ class Linear:
 
 @dataclass(frozen=True, eq=False)
 class MLPField:
-    """``f(t, z) = tanh(z W1^T + t wt + b1) W2^T + b2``, one hidden layer of ``H`` units.
+    """``f(t, z) = tanh(z W1^T + b1 + t c1) W2^T + b2``, one hidden layer of ``H`` units.
 
-    ``W1`` is ``(H, d)``, ``b1`` ``(H,)``, ``W2`` ``(d, H)``, ``b2`` ``(d,)``; ``wt`` ``(H,)``
-    makes the field time-dependent (``None``: autonomous). The Jacobian is
+    ``W1`` is ``(H, d)``, ``b1`` ``(H,)``, ``W2`` ``(d, H)``, ``b2`` ``(d,)``; ``c1`` ``(H,)``
+    makes the field time-dependent (``None``: autonomous) — the convention and names of
+    ``child_library.MLPField``, so one parameter dict builds both. The Jacobian is
     ``W2 diag(1 - h^2) W1``, so its trace is ``Σ_h (1 - h_h^2) (W2[:, h] · W1[h, :])``.
     """
 
@@ -97,22 +111,30 @@ class MLPField:
     b1: np.ndarray
     W2: np.ndarray
     b2: np.ndarray
-    wt: np.ndarray | None = None
+    c1: np.ndarray | None = None
 
     def __post_init__(self):
         for name in ("W1", "b1", "W2", "b2"):
             object.__setattr__(self, name, _array(getattr(self, name)))
-        if self.wt is not None:
-            object.__setattr__(self, "wt", _array(self.wt))
+        if self.c1 is not None:
+            object.__setattr__(self, "c1", _array(self.c1))
+
+    @property
+    def dim(self) -> int:
+        return self.W1.shape[1]
 
     def _hidden(self, t: float, z: np.ndarray) -> np.ndarray:
         pre = z @ self.W1.T + self.b1
-        if self.wt is not None:
-            pre = pre + t * self.wt
+        if self.c1 is not None:
+            pre = pre + t * self.c1
         return np.tanh(pre)
 
     def value(self, t: float, z: np.ndarray) -> np.ndarray:
         return self._hidden(t, z) @ self.W2.T + self.b2
+
+    def jacobian(self, t: float, z: np.ndarray) -> np.ndarray:
+        slope = 1.0 - self._hidden(t, z) ** 2  # (N, H)
+        return np.einsum("ih,nh,hj->nij", self.W2, slope, self.W1)
 
     def jacobian_trace(self, t: float, z: np.ndarray) -> np.ndarray:
         coupling = np.einsum("ih,hi->h", self.W2, self.W1)
@@ -121,8 +143,8 @@ class MLPField:
     def to_spec(self) -> dict:
         spec = {"kind": "mlp", "W1": self.W1.tolist(), "b1": self.b1.tolist(),
                 "W2": self.W2.tolist(), "b2": self.b2.tolist()}
-        if self.wt is not None:
-            spec["wt"] = self.wt.tolist()
+        if self.c1 is not None:
+            spec["c1"] = self.c1.tolist()
         return spec
 
 
@@ -142,104 +164,72 @@ def random_mlp_field(rng: np.random.Generator, d: int, hidden: int = 8, time_dep
     """A random, mild MLP field (weights ~ N(0, scale^2 / fan_in)) for randomised checks."""
     return MLPField(W1=rng.normal(0, scale / np.sqrt(d), (hidden, d)), b1=rng.normal(0, 0.5, hidden),
                     W2=rng.normal(0, scale / np.sqrt(hidden), (d, hidden)), b2=rng.normal(0, 0.2, d),
-                    wt=rng.normal(0, 1.0, hidden) if time_dependent else None)
-
-
-# ----------------------------------------------------------------------------- torch builders
-
-class _TorchTanhPower(torch.nn.Module):
-    def __init__(self, power: int, theta: float):
-        super().__init__()
-        self.power = int(power)
-        self.register_buffer("theta", torch.tensor(float(theta), dtype=torch.float64))
-
-    def forward(self, t, z):
-        return torch.tanh(self.theta.to(z.dtype) * z**self.power)
-
-
-class _TorchLinear(torch.nn.Module):
-    def __init__(self, M, b):
-        super().__init__()
-        self.register_buffer("M", torch.tensor(M, dtype=torch.float64))
-        self.register_buffer("b", torch.tensor(b, dtype=torch.float64))
-
-    def forward(self, t, z):
-        return z @ self.M.to(z.dtype).T + self.b.to(z.dtype)
-
-
-class _TorchMLP(torch.nn.Module):
-    def __init__(self, W1, b1, W2, b2, wt=None):
-        super().__init__()
-        as64 = lambda x: torch.nn.Parameter(torch.tensor(x, dtype=torch.float64))
-        self.W1, self.b1, self.W2, self.b2 = as64(W1), as64(b1), as64(W2), as64(b2)
-        self.wt = None if wt is None else as64(wt)
-
-    def forward(self, t, z):
-        # float64 master weights, cast to the caller's dtype (float32 or float64) on each call
-        cast = lambda w: w.to(z.dtype)
-        pre = torch.nn.functional.linear(z, cast(self.W1), cast(self.b1))
-        if self.wt is not None:
-            pre = pre + torch.as_tensor(t, dtype=z.dtype) * cast(self.wt)
-        return torch.nn.functional.linear(torch.tanh(pre), cast(self.W2), cast(self.b2))
-
-
-def as_torch_callable(field: OracleField) -> torch.nn.Module:
-    """The same field as an ``nn.Module`` ``f(t, z) -> (N, d)`` that follows ``z``'s dtype.
-
-    Weights are float64 (cast to ``z``'s dtype on each call) and require no grad; an
-    ``MLPField`` holds them as ``nn.Parameter``s (so student code meets real parameters), the
-    other families as buffers.
-    """
-    spec = field.to_spec()
-    kind = spec.pop("kind")
-    builders = {"tanh_power": _TorchTanhPower, "linear": _TorchLinear, "mlp": _TorchMLP}
-    module = builders[kind](**spec)
-    module.requires_grad_(False)
-    return module
+                    c1=rng.normal(0, 1.0, hidden) if time_dependent else None)
 
 
 # ----------------------------------------------------------------------------- ODE oracles
 
+def _solve(rhs, span: tuple[float, float], y0: np.ndarray) -> np.ndarray:
+    """The state at ``span[1]`` of one DOP853 solve at the oracle tolerances."""
+    from scipy import integrate  # noqa: PLC0415 - deferred: importing the checks must stay cheap
+
+    sol = integrate.solve_ivp(rhs, span, y0, method="DOP853", rtol=RTOL, atol=ATOL)
+    if not sol.success:
+        raise RuntimeError(f"oracle solve failed: {sol.message}")
+    return sol.y[:, -1]
+
+
 def simulate(field: OracleField, z0, t1: float) -> np.ndarray:
-    """``z(t1)`` for ``dz/dt = field(t, z)``, ``z(0) = z0`` ``(N, d)``: one DOP853 solve over the batch."""
+    """``z(t1)`` for ``dz/dt = field(t, z)``, ``z(0) = z0`` ``(N, d)``: one DOP853 solve over the batch.
+
+    ``t1 < 0`` follows the flow backward in time.
+    """
     z0 = np.atleast_2d(_array(z0))
     if t1 == 0:
         return z0.copy()
     shape = z0.shape
+    return _solve(lambda t, y: field.value(t, y.reshape(shape)).ravel(), (0.0, float(t1)), z0.ravel()).reshape(shape)
 
-    def rhs(t, y):
-        return field.value(t, y.reshape(shape)).ravel()
 
-    sol = integrate.solve_ivp(rhs, (0.0, float(t1)), z0.ravel(), method="DOP853", rtol=RTOL, atol=ATOL)
-    if not sol.success:
-        raise RuntimeError(f"oracle solve failed: {sol.message}")
-    return sol.y[:, -1].reshape(shape)
+def euler(field: OracleField, z0, t1: float, steps: int) -> np.ndarray:
+    """Explicit Euler with ``steps`` equal steps from 0 to ``t1``: what an inaccurate solver returns."""
+    z, h = np.atleast_2d(_array(z0)).copy(), float(t1) / steps
+    for k in range(steps):
+        z = z + h * field.value(k * h, z)
+    return z
 
 
 def _standard_normal_logpdf(z: np.ndarray) -> np.ndarray:
-    return stats.norm.logpdf(z).sum(axis=-1)
+    return -0.5 * (z * z).sum(axis=-1) - 0.5 * z.shape[-1] * math.log(2 * math.pi)
 
 
-def log_density_at(field: OracleField, t: float, points) -> np.ndarray:
-    """``log p_t(x)`` of ``Z(t)``, ``Z(0) ~ N(0, I)``, at ``points`` ``(N, d)``.
+def backward_solve(field: OracleField, t: float, points) -> tuple[np.ndarray, np.ndarray]:
+    """``(z(0) (N, d), ℓ(0) (N,))`` of the augmented ODE solved backward from ``s = t`` to 0.
 
-    Solves ``d/ds [z, ℓ] = [f(s, z), -tr ∂f/∂z]`` (analytic trace) backward from ``s = t`` to 0
-    with ``z(t) = x, ℓ(t) = 0``; then ``log p_t(x) = log N(z(0)) - ℓ(0)``.
+    ``d/ds [z, ℓ] = [f(s, z), -tr ∂f/∂z]`` (analytic trace) with ``z(t) = x, ℓ(t) = 0``: ``z(0)``
+    is each point's preimage and ``-ℓ(0) = -∫_0^t tr ∂f/∂z ds`` its log-volume term. A negative
+    ``t`` solves forward from ``t`` to 0 (the mistake of integrating the wrong way, for
+    autonomous fields).
     """
     x = np.atleast_2d(_array(points))
-    if t == 0:
-        return _standard_normal_logpdf(x)
     n, d = x.shape
+    if t == 0:
+        return x.copy(), np.zeros(n)
 
     def rhs(s, y):
         z = y[: n * d].reshape(n, d)
         return np.concatenate([field.value(s, z).ravel(), -field.jacobian_trace(s, z)])
 
-    y_t = np.concatenate([x.ravel(), np.zeros(n)])
-    sol = integrate.solve_ivp(rhs, (float(t), 0.0), y_t, method="DOP853", rtol=RTOL, atol=ATOL)
-    if not sol.success:
-        raise RuntimeError(f"oracle solve failed: {sol.message}")
-    z0, ell0 = sol.y[: n * d, -1].reshape(n, d), sol.y[n * d:, -1]
+    y0 = _solve(rhs, (float(t), 0.0), np.concatenate([x.ravel(), np.zeros(n)]))
+    return y0[: n * d].reshape(n, d), y0[n * d:]
+
+
+def log_density_at(field: OracleField, t: float, points) -> np.ndarray:
+    """``log p_t(x)`` of ``Z(t)``, ``Z(0) ~ N(0, I)``, at ``points`` ``(N, d)``.
+
+    From :func:`backward_solve`: ``log p_t(x) = log N(z(0); 0, I) - ℓ(0)``.
+    """
+    z0, ell0 = backward_solve(field, t, points)
     return _standard_normal_logpdf(z0) - ell0
 
 
@@ -257,6 +247,8 @@ def preimage_1d(field: TanhPower, t: float, x: float) -> float:
     (``g`` keeps one sign between them: a trajectory never crosses the zero of ``g`` at 0), and
     ``z0`` is the root of ``∫_{z0}^{x} du / g(u) = t``, bracketed and found with ``brentq``.
     """
+    from scipy import integrate, optimize  # noqa: PLC0415 - deferred (see the module docstring)
+
     g = lambda u: float(field.value(0.0, np.array(u)))
     gx = g(x)
     if gx == 0.0 or t == 0.0:
@@ -294,7 +286,7 @@ def _density_1d(field: TanhPower, t: float, x: float) -> float:
         jacobian = np.exp(-t * float(field.derivative(np.array(x))))
     else:
         jacobian = g0 / gx
-    return float(stats.norm.pdf(z0) * jacobian)
+    return float(math.exp(-0.5 * z0 * z0) / math.sqrt(2 * math.pi) * jacobian)
 
 
 def density_at_elementwise_1d(field: TanhPower, t: float, points) -> np.ndarray:
