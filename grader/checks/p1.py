@@ -3,19 +3,45 @@
 Expected values come from `grader.oracles.p1` (scipy closed forms and ODE solves), never from
 `reference/`. Random instances are drawn from fixed seeds, so grading is deterministic, and
 their values are never printed in feedback.
+
+How the 1b tolerances were chosen (measured on 2,000 standard-normal samples pushed to t = 1
+by the homework field and by a random 3-D MLP field, against the oracle's DOP853 solve at
+rtol 1e-10; errors are max |z - z*| / (1 + |z*|)):
+
+    torchdiffeq dopri5, its defaults (rtol 1e-7)       5e-7      RK4, 20 / 50 fixed steps   1e-7 / 3e-9
+    torchdiffeq dopri5, rtol 1e-5 / atol 1e-7          6e-5      Euler, 1000 steps           3e-4
+    solve_ivp RK45, rtol 1e-6 / atol 1e-8              1e-6      Euler, 100 steps            3e-3
+    solve_ivp RK45, rtol 1e-4 / atol 1e-6              3e-4      Euler, 10 steps             3e-2
+    solve_ivp RK45, its defaults (rtol 1e-3)           2e-3      float32 (any of the above)  2e-6
+
+`simulate` passes at `SIM_TOL` = 5e-4: every adaptive solver run at rtol <= 1e-4 and RK4 with
+>= 20 steps pass, as does Euler with 1,000 steps (accurate, if wasteful). Errors up to ten times
+that (`SIM_ROUGH`: solve_ivp's default rtol = 1e-3, Euler with 100 steps) earn half credit
+with a "not accurate enough" message; beyond it (Euler with 10 steps, a wrong field or time)
+nothing. scipy's default rtol = 1e-3 is a loose setting, not "enough accuracy": the template
+tells students the grader compares against a high-accuracy solve.
+
+`ode_logp_dynamics` is a pointwise formula, so its tolerance is tight (`TRACE_RTOL`): any
+exact trace (autograd by rows, `jacrev`/`vmap`, `autograd.functional.jacobian`, even central
+differences) is within 1e-9, while a Hutchinson estimate is off by O(1) per sample.
+`density_on_grid` compounds the preimage's and the log-volume's errors; `DENSITY_RTOL` is
+set the same way as `SIM_TOL` (see `bench_p1_density.py` and tests/test_p1b.py).
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
 from grader.checks.context import CheckContext
 from grader.checks.registry import Outcome, check
 from grader.instance import INSTANCE
+from grader.oracles import p1 as oracle
 from grader.oracles.p1 import linear_gaussian_density
-from grader.runner.normalize import WrongOutput, as_array
-from grader.runner.sandbox import StudentCodeError
+from grader.runner.normalize import WrongOutput, as_array, as_tuple, describe
+from grader.runner.sandbox import ArrayValue, Build, StudentCodeError
 
 P1 = "p1_change_of_variables"
 
@@ -177,3 +203,287 @@ def _density_figure(ctx: CheckContext, student: np.ndarray, expected: np.ndarray
     heatmaps(path, {"your density_linear": student.reshape(size, size), "expected": expected.reshape(size, size)}, extent,
              title="Problem 1a: density of Y = A Z at the homework instance")
     return (relative,)
+
+
+# ---------------------------------------------------------------------------------- 1b: fields
+def field_build(field: oracle.OracleField, plain: bool = False) -> Build:
+    """The oracle `field` as the child builds it (`child_library.BUILDERS`); `plain` wraps it in a bare function."""
+    if isinstance(field, oracle.TanhPower):
+        build = Build("tanh_power_field", {"power": int(field.power), "theta": float(field.theta)})
+    elif isinstance(field, oracle.Linear):
+        build = Build("linear_field", {"M": field.M, "b": field.b})
+    elif isinstance(field, oracle.MLPField):
+        build = Build("mlp_field", {"W1": field.W1, "b1": field.b1, "W2": field.W2, "b2": field.b2, "c1": field.c1})
+    else:
+        raise TypeError(f"no child builder for {type(field).__name__}")
+    return Build("plain_function", {"module": build}) if plain else build
+
+
+@dataclass(frozen=True)
+class FieldCase:
+    """A field handed to student code: the oracle's twin, its dimension, module or bare function."""
+
+    label: str  # shown in feedback; says what kind of field, never its weights
+    field: oracle.OracleField
+    dim: int
+    plain: bool = False
+
+    @property
+    def build(self) -> Build:
+        return field_build(self.field, self.plain)
+
+    @property
+    def time_dependent(self) -> bool:
+        return isinstance(self.field, oracle.MLPField) and self.field.c1 is not None
+
+
+HOMEWORK = FieldCase("the homework field tanh(z**3)", oracle.HOMEWORK_FIELD, 2)
+
+
+@functools.cache
+def random_fields() -> dict[str, FieldCase]:
+    """The randomised fields of 1b1-1b3 (fixed seed): MLPs and linear fields, d = 2, 3, 5."""
+    rng = np.random.default_rng(1905)
+    mlp2t = oracle.random_mlp_field(rng, d=2, hidden=16, time_dependent=True)
+    mlp3 = oracle.random_mlp_field(rng, d=3, hidden=8)
+    mlp5 = oracle.random_mlp_field(rng, d=5, hidden=8, time_dependent=True)
+    linear = {d: oracle.Linear(M=rng.normal(size=(d, d)) * 0.6, b=rng.normal(size=d)) for d in (2, 3, 5)}
+    return {
+        "mlp2t": FieldCase("a random time-dependent MLP field (d = 2, an nn.Module)", mlp2t, 2),
+        "mlp3": FieldCase("a random MLP field (d = 3, an nn.Module)", mlp3, 3),
+        "mlp3-plain": FieldCase("a random MLP field (d = 3, a plain function)", mlp3, 3, plain=True),
+        "mlp5-plain": FieldCase("a random time-dependent MLP field (d = 5, a plain function)", mlp5, 5, plain=True),
+        "linear2": FieldCase("a random linear field (d = 2, an nn.Module)", linear[2], 2),
+        "linear3-plain": FieldCase("a random linear field (d = 3, a plain function)", linear[3], 3, plain=True),
+        "linear5": FieldCase("a random linear field (d = 5, an nn.Module)", linear[5], 5),
+    }
+
+
+def _case(name: str) -> FieldCase:
+    return HOMEWORK if name == "homework" else random_fields()[name]
+
+
+def _normal(seed: int, n: int, d: int) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(n, d))
+
+
+def _dtype(value) -> str:
+    return value.dtype if isinstance(value, ArrayValue) else describe(value)
+
+
+def _per_case(cases: list[tuple[str, Callable[[], tuple[float, str | None]]]]) -> tuple[float, str]:
+    """Run each case (label, run -> (fraction, problem or None)); the mean fraction and one line per case.
+
+    A wrong output or an exception in one case costs that case only; a stub, a hang or a crash
+    ends the check.
+    """
+    total, lines = 0.0, []
+    for label, run in cases:
+        try:
+            fraction, problem = run()
+        except WrongOutput as error:
+            fraction, problem = 0.0, str(error)
+        except StudentCodeError as error:
+            if error.kind not in ("exception", "memory") or error.error_type == "NotImplementedError":
+                raise
+            fraction, problem = 0.0, str(error)
+        total += fraction
+        lines.append(f"- {label}: {problem or 'ok'}")
+    return total / len(cases), "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------- 1b1
+SIM_TOL = 5e-4  # max |z - z*| / (1 + |z*|): see the module docstring for the calibration
+SIM_ROUGH = 10 * SIM_TOL  # up to here: half credit, "not accurate enough"
+EULER_STEPS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 25, 32, 40, 50, 64, 100, 128, 200, 256)
+
+
+def _sim_error(student: np.ndarray, expected: np.ndarray) -> float:
+    return float(np.max(np.abs(student - expected) / (1.0 + np.abs(expected))))
+
+
+def diagnose_simulation(student: np.ndarray, case: FieldCase, z0: np.ndarray, t1: float) -> tuple[float, str | None]:
+    """The fraction earned by `student` as z(t1), and what is wrong with it (None: correct)."""
+    expected = oracle.simulate(case.field, z0, t1)
+    error = _sim_error(student, expected)
+    if error <= SIM_TOL:
+        return 1.0, None
+    fraction = 0.5 if error <= SIM_ROUGH else 0.0
+    detail = f"largest error {error:.2g} x (1 + |z|), tolerance {SIM_TOL:g}"
+    matches = lambda other: _sim_error(student, other) <= SIM_TOL  # noqa: E731
+    if matches(z0):
+        return fraction, f"returned z0 unchanged: nothing was integrated ({detail})"
+    if matches(oracle.simulate(case.field, z0, -t1)):
+        return fraction, f"matches the flow run backward in time, to -t1: integrate from 0 forward to t1 ({detail})"
+    for other in (0.5, 1.0):
+        if other != t1 and matches(oracle.simulate(case.field, z0, other)):
+            return fraction, f"matches the solution at t = {other:g}, not at t1 = {t1:g}: is t1 ignored? ({detail})"
+    if not case.time_dependent:
+        for steps in EULER_STEPS:
+            if _sim_error(student, oracle.euler(case.field, z0, t1, steps)) <= 1e-7:
+                return fraction, (f"matches explicit Euler with {steps} step(s): far too inaccurate ({detail}); use an "
+                                  "adaptive solver (torchdiffeq's dopri5) or RK4 with enough steps")
+    if fraction:
+        return fraction, (f"close but not accurate enough ({detail}): tighten the solver, e.g. an adaptive solver at "
+                          "rtol <= 1e-5 or RK4 with >= 50 steps (solve_ivp's default rtol = 1e-3 is too loose)")
+    return 0.0, f"does not match the oracle's high-accuracy solve ({detail})"
+
+
+def _student_simulate(ctx: CheckContext, case: FieldCase, z0: np.ndarray, t1: float, dtype=np.float64) -> tuple[np.ndarray, str]:
+    value = ctx.call("simulate", case.build, z0.astype(dtype), t1)
+    return as_array(value, "simulate(f, z0, t1)", shape=z0.shape), _dtype(value)
+
+
+def _simulation_case(ctx: CheckContext, case: FieldCase, z0: np.ndarray, t1: float, dtype=np.float64):
+    def run() -> tuple[float, str | None]:
+        student, returned = _student_simulate(ctx, case, z0, t1, dtype)
+        name = np.dtype(dtype).name
+        if returned != name:
+            return 0.0, f"{name} input gave a {returned} result"
+        return diagnose_simulation(student, case, z0, t1)
+    return run
+
+
+SIM_INTRO = f"compared with a DOP853 solve at rtol 1e-10 (tolerance {SIM_TOL:g} x (1 + |z|) per coordinate)"
+
+
+@check("1b1.homework", part="1b1", points=1.0, module=P1, timeout_s=30,
+       title="simulate: the homework field to t = 0.5 and t = 1; t1 = 0 returns z0")
+def check_1b1_homework(ctx: CheckContext) -> Outcome:
+    z0 = _normal(501, 2000, 2)
+
+    def unchanged() -> tuple[float, str | None]:
+        student, _ = _student_simulate(ctx, HOMEWORK, z0, 0.0)
+        moved = float(np.max(np.abs(student - z0)))
+        return (1.0, None) if moved <= 1e-12 else (0.0, f"should return z0 unchanged but moved it by up to {moved:.2g}")
+
+    cases = [(f"t1 = {t1:g}", _simulation_case(ctx, HOMEWORK, z0, t1)) for t1 in (INSTANCE.p1b_histogram_time, 1.0)]
+    fraction, lines = _per_case(cases + [("t1 = 0", unchanged)])
+    return Outcome(fraction, f"2,000 standard-normal samples pushed through tanh(z**3), {SIM_INTRO}:\n{lines}")
+
+
+@check("1b1.random", part="1b1", points=1.5, module=P1, timeout_s=30,
+       title="simulate: random MLP fields (d = 2 time-dependent, d = 3 plain function) and a linear field")
+def check_1b1_random(ctx: CheckContext) -> Outcome:
+    fields = random_fields()
+    plan = [(fields["mlp2t"], 0.8, 601), (fields["mlp3-plain"], 1.0, 602), (fields["linear3-plain"], 0.7, 603)]
+    cases = [(f"{case.label}, t1 = {t1:g}", _simulation_case(ctx, case, _normal(seed, 500, case.dim), t1)) for case, t1, seed in plan]
+    fraction, lines = _per_case(cases)
+    return Outcome(fraction, f"500 standard-normal samples per field, {SIM_INTRO}:\n{lines}")
+
+
+@check("1b1.dtype", part="1b1", points=0.5, module=P1, timeout_s=30, title="simulate keeps float32 and float64")
+def check_1b1_dtype(ctx: CheckContext) -> Outcome:
+    mlp3 = random_fields()["mlp3"]
+    cases = [("float32 input, the homework field", _simulation_case(ctx, HOMEWORK, _normal(611, 500, 2), 0.5, np.float32)),
+             ("float64 input, a random MLP field", _simulation_case(ctx, mlp3, _normal(612, 500, 3), 0.5, np.float64))]
+    fraction, lines = _per_case(cases)
+    return Outcome(float(fraction == 1.0), f"The result must have the input's dtype and the right values:\n{lines}")
+
+
+# ---------------------------------------------------------------------------------- 1b2
+TRACE_RTOL = {"float64": 1e-6, "float32": 1e-4}  # of max(1, |expected|): exact traces are within 1e-9 (f64), 1e-6 (f32)
+
+
+def _student_dynamics(ctx: CheckContext, case: FieldCase, t: float, z: np.ndarray, dtype=np.float64,
+                      seed: int = 0) -> tuple[np.ndarray, np.ndarray, tuple[str, str]]:
+    """The student's `(dz_dt, dlogp_dt)` as float64 arrays, and the dtypes they came back in."""
+    n, d = z.shape
+    value = ctx.call("ode_logp_dynamics", case.build, np.asarray(t, dtype=dtype), z.astype(dtype), seed=seed)
+    dz, dlogp = as_tuple(value, "ode_logp_dynamics(f, t, z)", 2)
+    if isinstance(dlogp, ArrayValue) and dlogp.array.shape == (n, 1):
+        raise WrongOutput(f"dlogp_dt has shape ({n}, 1) but the contract says ({n},): return one value per sample "
+                          "in a 1-D tensor (drop the trailing dimension)")
+    return (as_array(dz, "dz_dt", shape=(n, d)), as_array(dlogp, "dlogp_dt", shape=(n,)), (_dtype(dz), _dtype(dlogp)))
+
+
+def diagnose_dynamics(dz: np.ndarray, dlogp: np.ndarray, case: FieldCase, t: float, z: np.ndarray, rtol: float,
+                      again: Callable[[], np.ndarray]) -> str | None:
+    """None if `(dz, dlogp)` is `(f(t, z), -tr ∂f/∂z)`, else the most specific diagnosis.
+
+    `again()` returns the student's dlogp_dt for the same inputs under another random seed: an
+    exact trace gives the same values, a stochastic (Hutchinson) estimate does not.
+    """
+    field = case.field
+    expected_dz = field.value(t, z)
+    jacobian = field.jacobian(t, z)
+    trace = np.trace(jacobian, axis1=1, axis2=2)
+
+    def close(student: np.ndarray, expected: np.ndarray) -> bool:
+        return bool(np.all(np.abs(student - expected) <= rtol * max(1.0, float(np.max(np.abs(expected))))))
+
+    if not close(dz, expected_dz):
+        if case.time_dependent and close(dz, field.value(0.0, z)):
+            return "dz_dt equals f(0, z), not f(t, z): pass the time t on to f"
+        return f"dz_dt is not f(t, z) (largest error {np.max(np.abs(dz - expected_dz)):.2g})"
+    if close(dlogp, -trace):
+        return None
+    if close(dlogp, trace):
+        return "trace taken with the wrong sign: d log p/dt = -tr(df/dz)"
+    total = jacobian.sum(axis=(1, 2))
+    if close(dlogp, -total) or close(dlogp, total):
+        return ("the sum of all entries of the Jacobian (e.g. grad(f.sum(), z).sum(1)), not its trace: "
+                "only the diagonal terms df_i/dz_i count")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logdets = [np.linalg.slogdet(jacobian)[1], np.linalg.slogdet(np.eye(z.shape[1]) + jacobian)[1]]
+    if any(close(dlogp, sign * value) for value in logdets for sign in (1, -1) if np.all(np.isfinite(value))):
+        return "a log-determinant of the Jacobian, not a trace: d log p/dt = -tr(df/dz) needs no determinant"
+    error = dlogp + trace
+    spread = float(np.max(np.abs(again() - dlogp)))
+    unbiased = abs(float(np.mean(error))) <= 4 * float(np.std(error)) / np.sqrt(len(error))
+    if spread > rtol * max(1.0, float(np.max(np.abs(trace)))):
+        return (f"trace estimate too noisy: the same inputs under another random seed give values up to {spread:.2g} apart, "
+                f"and the error against the exact trace reaches {np.max(np.abs(error)):.2g}"
+                + (" (unbiased on average: a Hutchinson estimator?)" if unbiased else "")
+                + "; compute the exact trace, one autograd pass per dimension")
+    hint = "; the errors average to ~0, as a stochastic trace estimate's would" if unbiased else ""
+    wrong = int(np.sum(np.abs(error) > rtol * max(1.0, float(np.max(np.abs(trace))))))
+    return f"dlogp_dt is not -tr(df/dz) at {wrong} of {len(error)} samples (largest error {np.max(np.abs(error)):.2g}){hint}"
+
+
+def _dynamics_case(ctx: CheckContext, case: FieldCase, t: float, z: np.ndarray, dtype=np.float64):
+    name = np.dtype(dtype).name
+
+    def run() -> tuple[float, str | None]:
+        dz, dlogp, returned = _student_dynamics(ctx, case, t, z, dtype)
+        if returned != (name, name):
+            return 0.0, f"{name} input gave dz_dt in {returned[0]} and dlogp_dt in {returned[1]}"
+        again = lambda: _student_dynamics(ctx, case, t, z, dtype, seed=1)[1]  # noqa: E731
+        problem = diagnose_dynamics(dz, dlogp, case, t, z.astype(dtype).astype(np.float64), TRACE_RTOL[name], again)
+        return float(problem is None), problem
+    return run
+
+
+TRACE_INTRO = "dz_dt against f(t, z) and dlogp_dt against minus the analytic trace of df/dz (rtol {:g})"
+
+
+@check("1b2.linear", part="1b2", points=1.0, module=P1, timeout_s=20,
+       title="ode_logp_dynamics: linear fields (trace known exactly), d = 2, 3, 5")
+def check_1b2_linear(ctx: CheckContext) -> Outcome:
+    fields = random_fields()
+    plan = [("linear2", 701), ("linear3-plain", 702), ("linear5", 703)]
+    cases = [(fields[name].label, _dynamics_case(ctx, fields[name], 0.3, _normal(seed, 64, fields[name].dim) * 1.5))
+             for name, seed in plan]
+    fraction, lines = _per_case(cases)
+    return Outcome(fraction, TRACE_INTRO.format(TRACE_RTOL["float64"]) + ", 64 points each:\n" + lines)
+
+
+@check("1b2.mlp", part="1b2", points=2.0, module=P1, timeout_s=20,
+       title="ode_logp_dynamics: random MLP fields as nn.Modules and plain functions, d = 2, 3, 5")
+def check_1b2_mlp(ctx: CheckContext) -> Outcome:
+    fields = random_fields()
+    plan = [("mlp2t", 0.6, 711), ("mlp3", 0.0, 712), ("mlp3-plain", 0.0, 713), ("mlp5-plain", 0.4, 714)]
+    cases = [(f"{fields[name].label}, t = {t:g}", _dynamics_case(ctx, fields[name], t, _normal(seed, 64, fields[name].dim) * 1.5))
+             for name, t, seed in plan]
+    fraction, lines = _per_case(cases)
+    return Outcome(fraction, TRACE_INTRO.format(TRACE_RTOL["float64"]) + ", 64 points each:\n" + lines)
+
+
+@check("1b2.homework", part="1b2", points=1.0, module=P1, timeout_s=20,
+       title="ode_logp_dynamics: the homework field, float64 and float32 (dtype kept)")
+def check_1b2_homework(ctx: CheckContext) -> Outcome:
+    z = np.concatenate([INSTANCE.grid(21), _normal(721, 200, 2) * 1.5])
+    cases = [(f"{np.dtype(dtype).name} input", _dynamics_case(ctx, HOMEWORK, 0.5, z, dtype)) for dtype in (np.float64, np.float32)]
+    fraction, lines = _per_case(cases)
+    return Outcome(fraction, f"tanh(z**3) on a 21 x 21 grid of [-4, 4]^2 and 200 random points (rtol {TRACE_RTOL['float64']:g} in "
+                             f"float64, {TRACE_RTOL['float32']:g} in float32; the result keeps the input's dtype):\n{lines}")

@@ -25,3 +25,34 @@ def heatmaps(path: Path, panels: dict[str, np.ndarray], extent: tuple[float, flo
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def heatmap_rows(path: Path, rows: dict[str, dict[str, np.ndarray]], extent: tuple[float, float], title: str) -> None:
+    """A grid of heatmaps: one row per source (e.g. the student's, the expected), one column per
+    panel label (e.g. a time); the panels of one column share a colour scale, so rows compare."""
+    labels = list(next(iter(rows.values())))
+    fig, axes = plt.subplots(len(rows), len(labels), figsize=(3.3 * len(labels), 3.1 * len(rows)), squeeze=False)
+    for column, label in enumerate(labels):
+        finite = [image[np.isfinite(image)] for images in rows.values() for image in [images[label]]]
+        vmax = max((float(f.max()) for f in finite if f.size), default=1.0)
+        for row, (source, images) in enumerate(rows.items()):
+            ax = axes[row][column]
+            shown = ax.imshow(images[label], origin="lower", extent=(*extent, *extent), cmap="viridis", vmin=0, vmax=vmax)
+            ax.set_title(f"{source}, {label}", fontsize=9)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def histogram_beside_density(path: Path, samples: np.ndarray, density: np.ndarray, extent: tuple[float, float],
+                             bins: int, title: str) -> None:
+    """A 2-D histogram of `samples` (N, 2), scaled to a density, beside the heatmap `density` (row = y)."""
+    edges = np.linspace(*extent, bins + 1)
+    counts, _, _ = np.histogram2d(samples[:, 0], samples[:, 1], bins=(edges, edges))
+    histogram = counts.T / (len(samples) * (edges[1] - edges[0]) ** 2)  # row = y, like the heatmap
+    heatmaps(path, {f"histogram of {len(samples):,} simulated samples": histogram, "density_on_grid": density},
+             extent, title)
