@@ -487,3 +487,176 @@ def check_1b2_homework(ctx: CheckContext) -> Outcome:
     fraction, lines = _per_case(cases)
     return Outcome(fraction, f"tanh(z**3) on a 21 x 21 grid of [-4, 4]^2 and 200 random points (rtol {TRACE_RTOL['float64']:g} in "
                              f"float64, {TRACE_RTOL['float32']:g} in float32; the result keeps the input's dtype):\n{lines}")
+
+
+# ---------------------------------------------------------------------------------- 1b3
+DENSITY_RTOL = 2e-4  # |p - p*| <= DENSITY_RTOL |p*| + DENSITY_ATOL_FRACTION max p*
+DENSITY_ROUGH = 10 * DENSITY_RTOL  # up to here: half credit, "not accurate enough"
+DENSITY_ATOL_FRACTION = 1e-5  # of the largest expected value: the far tails
+GRID_MASS_TOL = 2e-3  # |student's mass on the grid - the oracle's|, reported beside the values
+
+
+def _points(name: str) -> np.ndarray:
+    if name == "grid":
+        return INSTANCE.grid()
+    d = {"random2": 2, "random3": 3}[name]
+    return _normal(800 + d, 400, d) * 1.5
+
+
+@functools.cache
+def _preimages(case_name: str, t: float, points_name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The oracle's `(z(0), ℓ(0))` for a field, time and point set (cached: the solves cost ~1-2 s)."""
+    return oracle.backward_solve(_case(case_name).field, t, _points(points_name))
+
+
+def _density_from(z0: np.ndarray, ell0: np.ndarray) -> np.ndarray:
+    return np.exp(oracle._standard_normal_logpdf(z0) - ell0)
+
+
+def _density_error(student: np.ndarray, expected: np.ndarray) -> float:
+    """The smallest `rtol` with |student - expected| <= rtol |expected| + DENSITY_ATOL_FRACTION max|expected|."""
+    floor = DENSITY_ATOL_FRACTION * float(np.max(np.abs(expected)))
+    return float(np.max(np.abs(student - expected) / (np.abs(expected) + floor / DENSITY_RTOL)))
+
+
+def diagnose_grid_density(student: np.ndarray, case_name: str, t: float, points_name: str) -> tuple[float, str | None]:
+    """The fraction earned by `student` as the density at time `t`, and what is wrong with it (None: correct)."""
+    z0, ell0 = _preimages(case_name, t, points_name)
+    expected = _density_from(z0, ell0)
+    error = _density_error(student, expected)
+    if error <= DENSITY_RTOL:
+        return 1.0, None
+    fraction = 0.5 if error <= DENSITY_ROUGH else 0.0
+    matches = lambda candidate: _density_error(student, candidate) <= DENSITY_RTOL  # noqa: E731
+    log_normal = oracle._standard_normal_logpdf(z0)
+    case = _case(case_name)
+    if matches(np.log(expected)):
+        return 0.0, "returned the log-density; the contract asks for the density itself"
+    if t != 0 and matches(np.exp(-ell0)):
+        return 0.0, ("matches exp(-∫ tr(df/dz) dt) alone: the initial log-density log N(z(0); 0, I) was forgotten "
+                     "(log p_t(x) = log N(z(0); 0, I) - ∫_0^t tr(df/dz) dt)")
+    if t != 0 and matches(np.exp(log_normal + ell0)):
+        return 0.0, ("trace taken with the wrong sign: the volume term enters with the wrong sign "
+                     "(d log p/dt = -tr(df/dz), so log p_t(x) = log N(z(0); 0, I) - ∫_0^t tr(df/dz) dt)")
+    if t != 0 and matches(np.exp(log_normal)):
+        return 0.0, "matches N(z(0); 0, I) without the volume change: the trace term is missing"
+    if t != 0 and matches(np.exp(oracle._standard_normal_logpdf(_points(points_name)))):
+        return 0.0, "returned the standard normal density at the points: the flow was not applied"
+    if t != 0 and not case.time_dependent and matches(_density_from(*oracle.backward_solve(case.field, -t, _points(points_name)))):
+        return 0.0, ("matches the density at time -t: the augmented ODE was integrated forward from 0 to t; "
+                     "integrate it backward, from t (where z = the points) to 0")
+    if case_name != "homework" and points_name == "grid" and matches(_density_from(*_preimages("homework", t, "grid"))):
+        return 0.0, "matches the homework field's density, not that of the f passed in (hard-coded field?)"
+    wrong = int(np.sum(np.abs(student - expected) > DENSITY_RTOL * np.abs(expected) + DENSITY_ATOL_FRACTION * expected.max()))
+    detail = f"wrong at {wrong} of {len(expected)} points, largest relative error {error:.2g} (tolerance {DENSITY_RTOL:g})"
+    if fraction:
+        return fraction, f"close but not accurate enough: {detail}; tighten the solver's tolerances"
+    return 0.0, detail
+
+
+def _student_grid_density(ctx: CheckContext, case: FieldCase, t: float, points: np.ndarray, dtype=np.float64) -> tuple[np.ndarray, str]:
+    value = ctx.call("density_on_grid", case.build, t, points.astype(dtype))
+    return as_array(value, "density_on_grid(f, t, points)", shape=(len(points),)), _dtype(value)
+
+
+def _mass(density: np.ndarray) -> float:
+    return float(np.sum(density) * INSTANCE.cell_area())
+
+
+def _image(values: np.ndarray) -> np.ndarray:
+    return values.reshape(INSTANCE.grid_size, INSTANCE.grid_size)
+
+
+@check("1b3.homework", part="1b3", points=2.0, module=P1, timeout_s=30,
+       title="density_on_grid: the homework field on the 101 x 101 grid at every heatmap time")
+def check_1b3_homework(ctx: CheckContext) -> Outcome:
+    grid, student_images = INSTANCE.grid(), {}
+
+    def at(t: float):
+        def run() -> tuple[float, str | None]:
+            student, _ = _student_grid_density(ctx, HOMEWORK, t, grid)
+            student_images[t] = _image(student)
+            fraction, problem = diagnose_grid_density(student, "homework", t, "grid")
+            mass, expected_mass = _mass(student), _mass(_density_from(*_preimages("homework", t, "grid")))
+            if problem and abs(mass - expected_mass) > GRID_MASS_TOL:
+                problem += f"; mass on the grid {mass:.4g}, expected {expected_mass:.4f}"
+            return fraction, problem
+        return run
+
+    times = INSTANCE.p1b_heatmap_times
+    fraction, lines = _per_case([(f"t = {t:g}" + (" (the standard normal)" if t == 0 else ""), at(t)) for t in times])
+    figures = _heatmap_figure(ctx, student_images, times)
+    return Outcome(fraction, f"tanh(z**3) on the grid of [-4, 4]^2 against the oracle's backward DOP853 solve "
+                             f"(rtol {DENSITY_RTOL:g}):\n{lines}", figures)
+
+
+@check("1b3.random", part="1b3", points=1.5, module=P1, timeout_s=30,
+       title="density_on_grid: random MLP fields (d = 2 time-dependent on the grid, d = 3), float32 kept")
+def check_1b3_random(ctx: CheckContext) -> Outcome:
+    fields = random_fields()
+
+    def case(name: str, t: float, points_name: str, dtype=np.float64):
+        def run() -> tuple[float, str | None]:
+            student, returned = _student_grid_density(ctx, fields[name], t, _points(points_name), dtype)
+            if returned != np.dtype(dtype).name:
+                return 0.0, f"{np.dtype(dtype).name} input gave a {returned} result"
+            return diagnose_grid_density(student, name, t, points_name)
+        return (f"{fields[name].label}, t = {t:g}" + (f", {np.dtype(dtype).name} input" if dtype != np.float64 else ""), run)
+
+    fraction, lines = _per_case([case("mlp2t", 0.7, "grid"), case("mlp3-plain", 0.6, "random3"),
+                                 case("mlp2t", 0.7, "random2", np.float32)])
+    return Outcome(fraction, f"Against the oracle's backward DOP853 solve (rtol {DENSITY_RTOL:g}):\n{lines}")
+
+
+AGREEMENT_SAMPLES = 20_000
+AGREEMENT_BINS = 32  # per axis on the grid's square
+AGREEMENT_SUBPOINTS = 3  # density evaluated at 3 x 3 midpoints per bin to integrate it
+AGREEMENT_TV = 0.10  # a correct pair gives 0.069 here: the histogram's sampling noise (0.067-0.071 over seeds)
+
+
+@check("1b3.agreement", part="1b3", points=0.5, module=P1, timeout_s=30,
+       title="b1 and b3 agree: histogram of simulate's samples against density_on_grid at the histogram time")
+def check_1b3_agreement(ctx: CheckContext) -> Outcome:
+    t, low, high = INSTANCE.p1b_histogram_time, INSTANCE.grid_low, INSTANCE.grid_high
+    z0 = _normal(77, AGREEMENT_SAMPLES, 2)
+    samples = as_array(ctx.call("simulate", HOMEWORK.build, z0, t), "simulate(f, z0, t1)", shape=z0.shape)
+    edges = np.linspace(low, high, AGREEMENT_BINS + 1)
+    width, n_sub = edges[1] - edges[0], AGREEMENT_BINS * AGREEMENT_SUBPOINTS
+    mids = low + (np.arange(n_sub) + 0.5) * width / AGREEMENT_SUBPOINTS
+    xx, yy = np.meshgrid(mids, mids)  # x fastest: row = y
+    points = np.stack([xx.ravel(), yy.ravel()], axis=1)
+    density, _ = _student_grid_density(ctx, HOMEWORK, t, points)
+    image = density.reshape(n_sub, n_sub)
+    s = AGREEMENT_SUBPOINTS
+    bin_mass = image.reshape(AGREEMENT_BINS, s, AGREEMENT_BINS, s).mean(axis=(1, 3)) * width**2
+    counts, _, _ = np.histogram2d(samples[:, 0], samples[:, 1], bins=(edges, edges))
+    tv = 0.5 * float(np.abs(counts.T / len(samples) - bin_mass).sum())
+    figures = _agreement_figure(ctx, samples, image, t, tv)
+    summary = (f"{AGREEMENT_SAMPLES:,} standard-normal samples pushed to t = {t:g} by your simulate, binned "
+               f"{AGREEMENT_BINS} x {AGREEMENT_BINS} on [{low:g}, {high:g}]^2, against your density_on_grid integrated over "
+               f"the same bins: total-variation distance {tv:.3f} (tolerance {AGREEMENT_TV:g}; the histogram's own "
+               "sampling noise is about 0.07)")
+    if tv > AGREEMENT_TV:
+        return Outcome(0.0, f"Your b1 and b3 disagree. {summary}.", figures)
+    return Outcome(1.0, f"{summary}.", figures)
+
+
+def _heatmap_figure(ctx: CheckContext, student: dict[float, np.ndarray], times: tuple[float, ...]) -> tuple[str, ...]:
+    from grader.report.figures import heatmap_rows  # noqa: PLC0415 - matplotlib only when drawing
+
+    missing = np.full((INSTANCE.grid_size, INSTANCE.grid_size), np.nan)
+    rows = {"yours": {f"t = {t:g}": student.get(t, missing) for t in times},
+            "expected": {f"t = {t:g}": _image(_density_from(*_preimages("homework", t, "grid"))) for t in times}}
+    path, relative = ctx.figure_path("heatmaps")
+    heatmap_rows(path, rows, (INSTANCE.grid_low, INSTANCE.grid_high),
+                 "Problem 1b3: density of Z(t) under dz/dt = tanh(z^3), yours (top) and the oracle's (bottom)")
+    return (relative,)
+
+
+def _agreement_figure(ctx: CheckContext, samples: np.ndarray, density: np.ndarray, t: float, tv: float) -> tuple[str, ...]:
+    from grader.report.figures import histogram_beside_density  # noqa: PLC0415 - matplotlib only when drawing
+
+    path, relative = ctx.figure_path("agreement")
+    histogram_beside_density(path, samples, density, (INSTANCE.grid_low, INSTANCE.grid_high), AGREEMENT_BINS,
+                             f"Problem 1b1 vs 1b3 at t = {t:g}: total-variation distance {tv:.3f} ({AGREEMENT_BINS}^2 bins)")
+    return (relative,)
