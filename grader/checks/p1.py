@@ -295,6 +295,7 @@ def _per_case(cases: list[tuple[str, Callable[[], tuple[float, str | None]]]]) -
 # ---------------------------------------------------------------------------------- 1b1
 SIM_TOL = 5e-4  # max |z - z*| / (1 + |z*|): see the module docstring for the calibration
 SIM_ROUGH = 10 * SIM_TOL  # up to here: half credit, "not accurate enough"
+EULER_MATCH = 2e-5  # a result this close to explicit Euler with k steps is that (float32 rounding included)
 EULER_STEPS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 25, 32, 40, 50, 64, 100, 128, 200, 256)
 
 
@@ -318,11 +319,12 @@ def diagnose_simulation(student: np.ndarray, case: FieldCase, z0: np.ndarray, t1
     for other in (0.5, 1.0):
         if other != t1 and matches(oracle.simulate(case.field, z0, other)):
             return fraction, f"matches the solution at t = {other:g}, not at t1 = {t1:g}: is t1 ignored? ({detail})"
-    if not case.time_dependent:
-        for steps in EULER_STEPS:
-            if _sim_error(student, oracle.euler(case.field, z0, t1, steps)) <= 1e-7:
-                return fraction, (f"matches explicit Euler with {steps} step(s): far too inaccurate ({detail}); use an "
-                                  "adaptive solver (torchdiffeq's dopri5) or RK4 with enough steps")
+    if case is not HOMEWORK and matches(oracle.simulate(HOMEWORK.field, z0, t1)):
+        return 0.0, "matches the homework field tanh(z**3), not the f passed in (hard-coded field?)"
+    for steps in EULER_STEPS:  # Euler-k and Euler-(k+1) differ by ~error/k >> EULER_MATCH
+        if _sim_error(student, oracle.euler(case.field, z0, t1, steps)) <= EULER_MATCH:
+            return fraction, (f"matches explicit Euler with {steps} step(s): far too inaccurate ({detail}); use an "
+                              "adaptive solver (torchdiffeq's dopri5) or RK4 with enough steps")
     if fraction:
         return fraction, (f"close but not accurate enough ({detail}): tighten the solver, e.g. an adaptive solver at "
                           "rtol <= 1e-5 or RK4 with >= 50 steps (solve_ivp's default rtol = 1e-3 is too loose)")
@@ -415,6 +417,8 @@ def diagnose_dynamics(dz: np.ndarray, dlogp: np.ndarray, case: FieldCase, t: flo
     if not close(dz, expected_dz):
         if case.time_dependent and close(dz, field.value(0.0, z)):
             return "dz_dt equals f(0, z), not f(t, z): pass the time t on to f"
+        if case is not HOMEWORK and close(dz, HOMEWORK.field.value(t, z)):
+            return "dz_dt matches the homework field tanh(z**3), not the f passed in (hard-coded field?)"
         return f"dz_dt is not f(t, z) (largest error {np.max(np.abs(dz - expected_dz)):.2g})"
     if close(dlogp, -trace):
         return None
@@ -545,7 +549,7 @@ def diagnose_grid_density(student: np.ndarray, case_name: str, t: float, points_
     if t != 0 and not case.time_dependent and matches(_density_from(*oracle.backward_solve(case.field, -t, _points(points_name)))):
         return 0.0, ("matches the density at time -t: the augmented ODE was integrated forward from 0 to t; "
                      "integrate it backward, from t (where z = the points) to 0")
-    if case_name != "homework" and points_name == "grid" and matches(_density_from(*_preimages("homework", t, "grid"))):
+    if case_name != "homework" and matches(_density_from(*_preimages("homework", t, points_name))):
         return 0.0, "matches the homework field's density, not that of the f passed in (hard-coded field?)"
     wrong = int(np.sum(np.abs(student - expected) > DENSITY_RTOL * np.abs(expected) + DENSITY_ATOL_FRACTION * expected.max()))
     detail = f"wrong at {wrong} of {len(expected)} points, largest relative error {error:.2g} (tolerance {DENSITY_RTOL:g})"
