@@ -141,7 +141,7 @@ class RealNVP(nn.Module):
 
 
 def train_realnvp(data: torch.Tensor | np.ndarray, n_steps: int, seed: int = 0, *,
-                  batch_size: int = 512, lr: float = 1e-2,
+                  batch_size: int = 512, lr: float = 1e-2, weight_decay: float = 0.0,
                   callback: Callable[[int, RealNVP], None] | None = None, **model_kwargs) -> RealNVP:
     """Maximum-likelihood training of a `RealNVP` on `data` `(N, 2)` in raw coordinates.
 
@@ -149,7 +149,8 @@ def train_realnvp(data: torch.Tensor | np.ndarray, n_steps: int, seed: int = 0, 
     short linear warm-up and cosine decay to zero; every step draws a fresh minibatch (with
     replacement) from `data`. Deterministic for a given `seed`; thread settings are left to
     the caller. `callback(step, flow)`, when given, is called before the first step
-    (`step = 0`) and after each step `1..n_steps`.
+    (`step = 0`) and after each step `1..n_steps`. `weight_decay` (AdamW's, off by default)
+    barely changes the held-out NLL; `model_kwargs` go to `RealNVP`.
 
         >>> flow = train_realnvp(make_moons(10_000, noise=0.05)[0], n_steps=DEFAULT_STEPS)
     """
@@ -157,7 +158,7 @@ def train_realnvp(data: torch.Tensor | np.ndarray, n_steps: int, seed: int = 0, 
     data = torch.as_tensor(np.asarray(data), dtype=torch.float32)
     flow = RealNVP(dim=data.shape[1], **model_kwargs)
     flow.set_standardisation(data)
-    optimiser = torch.optim.Adam(flow.parameters(), lr=lr)
+    optimiser = torch.optim.AdamW(flow.parameters(), lr=lr, weight_decay=weight_decay)
     warmup = max(1, n_steps // 20)
 
     def lr_factor(step: int) -> float:
@@ -181,17 +182,24 @@ def train_realnvp(data: torch.Tensor | np.ndarray, n_steps: int, seed: int = 0, 
     return flow.eval()
 
 
+def _moons(n: int, noise: float, seed: int) -> np.ndarray:
+    """`make_moons(n, noise)`'s law without sklearn (for the demo below): arcs on evenly spaced angles, plus noise."""
+    rng = np.random.default_rng(seed)
+    outer = np.linspace(0, np.pi, n // 2)
+    inner = np.linspace(0, np.pi, n - n // 2)
+    x = np.concatenate([np.stack([np.cos(outer), np.sin(outer)], 1),
+                        np.stack([1 - np.cos(inner), 0.5 - np.sin(inner)], 1)])
+    return rng.permutation(x + noise * rng.standard_normal(x.shape)).astype(np.float32)
+
+
 if __name__ == "__main__":
     import time
 
-    from sklearn.datasets import make_moons
-
     torch.set_num_threads(1)
-    train, _ = make_moons(10_000, noise=0.05, random_state=0)
-    test, _ = make_moons(20_000, noise=0.05, random_state=1)
+    train, test = _moons(10_000, 0.05, seed=0), _moons(20_000, 0.05, seed=1)
     start = time.perf_counter()
-    model = train_realnvp(train.astype(np.float32), DEFAULT_STEPS, seed=0)
+    model = train_realnvp(train, DEFAULT_STEPS, seed=0)
     with torch.no_grad():
-        nll = -model.log_prob(torch.from_numpy(test.astype(np.float32))).mean().item()
+        nll = -model.log_prob(torch.from_numpy(test)).mean().item()
     print(f"{DEFAULT_STEPS} steps in {time.perf_counter() - start:.1f} s: held-out NLL {nll:.4f} nats "
           f"(the data's entropy is 0.2892)")
