@@ -519,7 +519,7 @@ def _preimages(case_name: str, t: float, points_name: str) -> tuple[np.ndarray, 
 
 
 def _density_from(z0: np.ndarray, ell0: np.ndarray) -> np.ndarray:
-    return np.exp(oracle._standard_normal_logpdf(z0) - ell0)
+    return np.exp(oracle.standard_normal_logpdf(z0) - ell0)
 
 
 def _density_error(student: np.ndarray, expected: np.ndarray) -> float:
@@ -537,7 +537,7 @@ def diagnose_grid_density(student: np.ndarray, case_name: str, t: float, points_
         return 1.0, None
     fraction = 0.5 if error <= DENSITY_ROUGH else 0.0
     matches = lambda candidate: _density_error(student, candidate) <= DENSITY_RTOL  # noqa: E731
-    log_normal = oracle._standard_normal_logpdf(z0)
+    log_normal = oracle.standard_normal_logpdf(z0)
     case = _case(case_name)
     if matches(np.log(expected)):
         return 0.0, "returned the log-density; the contract asks for the density itself"
@@ -549,7 +549,7 @@ def diagnose_grid_density(student: np.ndarray, case_name: str, t: float, points_
                      "(d log p/dt = -tr(df/dz), so log p_t(x) = log N(z(0); 0, I) - ∫_0^t tr(df/dz) dt)")
     if t != 0 and matches(np.exp(log_normal)):
         return 0.0, "matches N(z(0); 0, I) without the volume change: the trace term is missing"
-    if t != 0 and matches(np.exp(oracle._standard_normal_logpdf(_points(points_name)))):
+    if t != 0 and matches(np.exp(oracle.standard_normal_logpdf(_points(points_name)))):
         return 0.0, "returned the standard normal density at the points: the flow was not applied"
     if t != 0 and not case.time_dependent and matches(_density_from(*oracle.backward_solve(case.field, -t, _points(points_name)))):
         return 0.0, ("matches the density at time -t: the augmented ODE was integrated forward from 0 to t; "

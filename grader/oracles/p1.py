@@ -199,7 +199,7 @@ def euler(field: OracleField, z0, t1: float, steps: int) -> np.ndarray:
     return z
 
 
-def _standard_normal_logpdf(z: np.ndarray) -> np.ndarray:
+def standard_normal_logpdf(z: np.ndarray) -> np.ndarray:
     return -0.5 * (z * z).sum(axis=-1) - 0.5 * z.shape[-1] * math.log(2 * math.pi)
 
 
@@ -230,7 +230,7 @@ def log_density_at(field: OracleField, t: float, points) -> np.ndarray:
     From :func:`backward_solve`: ``log p_t(x) = log N(z(0); 0, I) - ℓ(0)``.
     """
     z0, ell0 = backward_solve(field, t, points)
-    return _standard_normal_logpdf(z0) - ell0
+    return standard_normal_logpdf(z0) - ell0
 
 
 def density_at(field: OracleField, t: float, points) -> np.ndarray:
