@@ -116,6 +116,12 @@ class ReplayBuffer:
         reinit = (torch.rand(n) < self.reinit_prob).view(n, *([1] * len(self.shape)))
         return torch.where(reinit, fresh, stored)
 
+    def latest(self, n: int) -> torch.Tensor:
+        """The `n` most recently pushed rows, oldest first (fewer while the buffer holds fewer)."""
+        n = min(n, len(self))
+        end = self._next if len(self) == self.capacity else len(self)
+        return self._store[(end - n + torch.arange(n)) % max(len(self), 1)].clone()
+
     def push(self, x: torch.Tensor) -> None:
         x = x.detach().to(torch.float32).reshape(-1, *self.shape)[-self.capacity:]
         room = self.capacity - len(self)

@@ -1,10 +1,10 @@
 """Figures of the Problem 3 reference, written to reference/figures/.
 
-    python -m reference.p3_figures [--checkpoint assets/p3_reference_energy.pt] [--buffer-iters 400]
+    python -m reference.p3_figures [--checkpoint assets/p3_reference_energy.pt] [--buffer-iters 500]
 
 * `p3_samples.png` — 64 samples from uniform noise (200 SGLD steps, the grader's settings);
 * `p3_chains.png` — six Langevin chains from noise, snapshots every few steps;
-* `p3_buffer.png` — replay-buffer contents during a short training run of `train_ebm`
+* `p3_buffer.png` — the newest replay-buffer samples during a short training run of `train_ebm`
   (its short-run defaults), showing noise turn into strokes and then digit-like shapes.
 """
 from __future__ import annotations
@@ -82,19 +82,18 @@ def buffer_figure(n_iters: int, out: Path) -> None:
     images, _ = load_mnist("train")
     marks = sorted({1, n_iters // 16, n_iters // 8, n_iters // 4, n_iters // 2, n_iters} - {0})
     snapshots: dict[int, torch.Tensor] = {}
-    picker = torch.Generator().manual_seed(0)
 
     def snap(iteration: int, model: EnergyNet, buffer: ReplayBuffer) -> None:
         if iteration in marks:
-            stored = buffer._store
-            snapshots[iteration] = stored[torch.randint(len(stored), (16,), generator=picker)].clone()
+            snapshots[iteration] = buffer.latest(16)
 
     train_ebm(images, n_iters, seed=0, callback=snap)
     fig, axes = plt.subplots(1, len(marks), figsize=(2.0 * len(marks), 2.4))
     for ax, iteration in zip(axes, marks):
         image_grid(ax, snapshots[iteration], 4)
         ax.set_title(f"iteration {iteration}", fontsize=8)
-    fig.suptitle(f"Replay buffer during a short train_ebm run ({n_iters} iterations, default settings)", fontsize=10)
+    fig.suptitle(f"Newest 16 samples in the replay buffer during a short train_ebm run "
+                 f"({n_iters} iterations, default settings)", fontsize=10)
     fig.savefig(out, dpi=120, bbox_inches="tight")
     plt.close(fig)
 
@@ -102,7 +101,7 @@ def buffer_figure(n_iters: int, out: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, default=ROOT / "assets" / "p3_reference_energy.pt")
-    parser.add_argument("--buffer-iters", type=int, default=400)
+    parser.add_argument("--buffer-iters", type=int, default=500)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--only", choices=("samples", "chains", "buffer"), default=None)
     args = parser.parse_args(argv)

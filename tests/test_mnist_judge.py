@@ -51,7 +51,7 @@ def test_real_digits_rate_well(heldout) -> None:
     assert rating.n == 200 and sum(rating.class_histogram) == 200
     assert rating.mean_confidence > 0.9
     assert rating.n_classes == 10
-    assert rating.frechet < 10.0
+    assert rating.frechet < 50.0  # 21 measured (small-sample bias); reference samples ~320, noise ~1430
 
 
 def test_uniform_noise_rates_badly() -> None:

@@ -143,3 +143,11 @@ def test_train_ebm_runs_and_is_deterministic() -> None:
     assert isinstance(a, nn.Module)
     for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
         assert torch.equal(pa, pb), name
+
+
+def test_replay_buffer_latest_returns_the_newest_rows_in_order() -> None:
+    buffer = ReplayBuffer(capacity=5, shape=(1,), reinit_prob=0.0)
+    buffer.push(torch.arange(3.0).view(3, 1))
+    assert buffer.latest(2).flatten().tolist() == [1.0, 2.0]
+    buffer.push(torch.arange(3.0, 9.0).view(6, 1))
+    assert len(buffer) == 5 and buffer.latest(3).flatten().tolist() == [6.0, 7.0, 8.0]

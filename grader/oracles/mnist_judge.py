@@ -20,7 +20,6 @@ from typing import Callable
 
 import numpy as np
 import torch
-from scipy import linalg
 from torch import nn
 
 from grader.mnist import load_mnist
@@ -128,13 +127,22 @@ def rate_samples(images: torch.Tensor, min_count: int = 5) -> SampleRating:
 
 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
-    """|mu1 - mu2|² + tr(Σ1 + Σ2 - 2 (Σ1 Σ2)^½) between two Gaussians."""
-    covmean = linalg.sqrtm(sigma1 @ sigma2)
-    if not np.isfinite(covmean).all():  # near-singular product: regularise both slightly
-        eps = 1e-6 * np.eye(len(mu1))
-        covmean = linalg.sqrtm((sigma1 + eps) @ (sigma2 + eps))
-    covmean = np.real(covmean)
-    return float(max(0.0, np.sum((mu1 - mu2) ** 2) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean)))
+    """|mu1 - mu2|² + tr(Σ1 + Σ2 - 2 (Σ1 Σ2)^½) between two Gaussians.
+
+    tr (Σ1 Σ2)^½ is computed as Σ √λ over the eigenvalues λ of the symmetric PSD matrix
+    Σ1^½ Σ2 Σ1^½ (same spectrum as Σ1 Σ2), which stays stable when the covariances are singular
+    (fewer samples than features, or dead features).
+    """
+    root1 = _psd_sqrt(sigma1)
+    eigenvalues = np.linalg.eigvalsh(root1 @ sigma2 @ root1)
+    trace_covmean = np.sqrt(np.clip(eigenvalues, 0.0, None)).sum()
+    distance = np.sum((mu1 - mu2) ** 2) + np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_covmean
+    return float(max(0.0, distance))
+
+
+def _psd_sqrt(matrix: np.ndarray) -> np.ndarray:
+    eigenvalues, vectors = np.linalg.eigh((matrix + matrix.T) / 2)
+    return (vectors * np.sqrt(np.clip(eigenvalues, 0.0, None))) @ vectors.T
 
 
 @lru_cache(maxsize=1)
