@@ -13,7 +13,7 @@ from grader.results import CheckResult, GradingRun
 from grader.runner.normalize import WrongOutput
 from grader.runner.sandbox import StudentCodeError
 from grader.runner.session import StudentModules
-from grader.submission import Submission, load_submission
+from grader.submission import load_submission
 
 
 def grade_submission(folder: str | Path, out_dir: Path, checks: list[Check], options: GradingOptions = GradingOptions()) -> GradingRun:

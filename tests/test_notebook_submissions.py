@@ -7,7 +7,7 @@ import time
 import nbformat
 
 from grader.notebooks import notebook_to_module
-from helpers import REFERENCE, by_id, grade
+from helpers import REFERENCE, grade
 
 P1 = "p1_change_of_variables"
 P1_IDS = {"1a.instance", "1a.dtype", "1a.normalised"}

@@ -41,12 +41,13 @@ from typing import Callable
 import numpy as np
 
 from grader.checks.context import CheckContext
+from grader.checks.cases import per_case
 from grader.checks.registry import Outcome, check
 from grader.instance import INSTANCE
 from grader.oracles import p1 as oracle
 from grader.oracles.p1 import linear_gaussian_density
 from grader.runner.normalize import WrongOutput, as_array, as_tuple, describe
-from grader.runner.sandbox import ArrayValue, Build, StudentCodeError
+from grader.runner.sandbox import ArrayValue, Build
 
 P1 = "p1_change_of_variables"
 
@@ -150,19 +151,16 @@ def check_1a_instance(ctx: CheckContext) -> Outcome:
 @check("1a.random", part="1a", points=2.0, module=P1, title="density_linear on random instances (means, det < 0, ill-conditioned, d = 3)")
 def check_1a_random(ctx: CheckContext) -> Outcome:
     instances = _random_instances()
-    lines, passed = [], 0
-    for inst in instances:
-        try:
+
+    def case(inst: LinearInstance):
+        def run() -> tuple[float, str | None]:
             problem = diagnose_density(_student_density(ctx, inst), inst, DENSITY_RTOL)
-        except WrongOutput as error:
-            problem = str(error)
-        except StudentCodeError as error:
-            if error.kind not in ("exception", "memory") or error.error_type == "NotImplementedError":
-                raise  # a hang, a crash or a stub ends the check
-            problem = str(error)
-        passed += problem is None
-        lines.append(f"- {inst.label}: {'ok' if problem is None else problem}")
-    return Outcome(passed / len(instances), f"{passed} of {len(instances)} random instances correct:\n" + "\n".join(lines))
+            return float(problem is None), problem
+        return run
+
+    fraction, lines = per_case([(inst.label, case(inst)) for inst in instances])
+    passed = round(fraction * len(instances))
+    return Outcome(fraction, f"{passed} of {len(instances)} random instances correct:\n{lines}")
 
 
 @check("1a.dtype", part="1a", points=0.5, module=P1, title="density_linear keeps float32 and float64")
@@ -276,27 +274,6 @@ def _dtype(value) -> str:
     return value.dtype if isinstance(value, ArrayValue) else describe(value)
 
 
-def _per_case(cases: list[tuple[str, Callable[[], tuple[float, str | None]]]]) -> tuple[float, str]:
-    """Run each case (label, run -> (fraction, problem or None)); the mean fraction and one line per case.
-
-    A wrong output or an exception in one case costs that case only; a stub, a hang or a crash
-    ends the check.
-    """
-    total, lines = 0.0, []
-    for label, run in cases:
-        try:
-            fraction, problem = run()
-        except WrongOutput as error:
-            fraction, problem = 0.0, str(error)
-        except StudentCodeError as error:
-            if error.kind not in ("exception", "memory") or error.error_type == "NotImplementedError":
-                raise
-            fraction, problem = 0.0, str(error)
-        total += fraction
-        lines.append(f"- {label}: {problem or 'ok'}")
-    return total / len(cases), "\n".join(lines)
-
-
 # ---------------------------------------------------------------------------------- 1b1
 SIM_TOL = 5e-4  # max |z - z*| / (1 + |z*|): see the module docstring for the calibration
 SIM_ROUGH = 10 * SIM_TOL  # up to here: half credit, "not accurate enough"
@@ -365,7 +342,7 @@ def check_1b1_homework(ctx: CheckContext) -> Outcome:
         return (1.0, None) if moved <= 1e-12 else (0.0, f"should return z0 unchanged but moved it by up to {moved:.2g}")
 
     cases = [(f"t1 = {t1:g}", _simulation_case(ctx, HOMEWORK, z0, t1)) for t1 in (INSTANCE.p1b_histogram_time, 1.0)]
-    fraction, lines = _per_case(cases + [("t1 = 0", unchanged)])
+    fraction, lines = per_case(cases + [("t1 = 0", unchanged)])
     return Outcome(fraction, f"2,000 standard-normal samples pushed through tanh(z**3), {SIM_INTRO}:\n{lines}")
 
 
@@ -375,7 +352,7 @@ def check_1b1_random(ctx: CheckContext) -> Outcome:
     fields = random_fields()
     plan = [(fields["mlp2t"], 0.8, 601), (fields["mlp3-plain"], 1.0, 602), (fields["linear3-plain"], 0.7, 603)]
     cases = [(f"{case.label}, t1 = {t1:g}", _simulation_case(ctx, case, _normal(seed, 500, case.dim), t1)) for case, t1, seed in plan]
-    fraction, lines = _per_case(cases)
+    fraction, lines = per_case(cases)
     return Outcome(fraction, f"500 standard-normal samples per field, {SIM_INTRO}:\n{lines}")
 
 
@@ -384,7 +361,7 @@ def check_1b1_dtype(ctx: CheckContext) -> Outcome:
     mlp3 = random_fields()["mlp3"]
     cases = [("float32 input, the homework field", _simulation_case(ctx, HOMEWORK, _normal(611, 500, 2), 0.5, np.float32)),
              ("float64 input, a random MLP field", _simulation_case(ctx, mlp3, _normal(612, 500, 3), 0.5, np.float64))]
-    fraction, lines = _per_case(cases)
+    fraction, lines = per_case(cases)
     return Outcome(float(fraction == 1.0), f"The result must have the input's dtype and the right values:\n{lines}")
 
 
@@ -473,7 +450,7 @@ def check_1b2_linear(ctx: CheckContext) -> Outcome:
     plan = [("linear2", 701), ("linear3-plain", 702), ("linear5", 703)]
     cases = [(fields[name].label, _dynamics_case(ctx, fields[name], 0.3, _normal(seed, 64, fields[name].dim) * 1.5))
              for name, seed in plan]
-    fraction, lines = _per_case(cases)
+    fraction, lines = per_case(cases)
     return Outcome(fraction, TRACE_INTRO.format(TRACE_RTOL["float64"]) + ", 64 points each:\n" + lines)
 
 
@@ -484,7 +461,7 @@ def check_1b2_mlp(ctx: CheckContext) -> Outcome:
     plan = [("mlp2t", 0.6, 711), ("mlp3", 0.0, 712), ("mlp3-plain", 0.0, 713), ("mlp5-plain", 0.4, 714)]
     cases = [(f"{fields[name].label}, t = {t:g}", _dynamics_case(ctx, fields[name], t, _normal(seed, 64, fields[name].dim) * 1.5))
              for name, t, seed in plan]
-    fraction, lines = _per_case(cases)
+    fraction, lines = per_case(cases)
     return Outcome(fraction, TRACE_INTRO.format(TRACE_RTOL["float64"]) + ", 64 points each:\n" + lines)
 
 
@@ -493,7 +470,7 @@ def check_1b2_mlp(ctx: CheckContext) -> Outcome:
 def check_1b2_homework(ctx: CheckContext) -> Outcome:
     z = np.concatenate([INSTANCE.grid(21), _normal(721, 200, 2) * 1.5])
     cases = [(f"{np.dtype(dtype).name} input", _dynamics_case(ctx, HOMEWORK, 0.5, z, dtype)) for dtype in (np.float64, np.float32)]
-    fraction, lines = _per_case(cases)
+    fraction, lines = per_case(cases)
     return Outcome(fraction, f"tanh(z**3) on a 21 x 21 grid of [-4, 4]^2 and 200 random points (rtol {TRACE_RTOL['float64']:g} in "
                              f"float64, {TRACE_RTOL['float32']:g} in float32; the result keeps the input's dtype):\n{lines}")
 
@@ -593,7 +570,7 @@ def check_1b3_homework(ctx: CheckContext) -> Outcome:
         return run
 
     times = INSTANCE.p1b_heatmap_times
-    fraction, lines = _per_case([(f"t = {t:g}" + (" (the standard normal)" if t == 0 else ""), at(t)) for t in times])
+    fraction, lines = per_case([(f"t = {t:g}" + (" (the standard normal)" if t == 0 else ""), at(t)) for t in times])
     figures = _heatmap_figure(ctx, student_images, times)
     return Outcome(fraction, f"tanh(z**3) on the grid of [-4, 4]^2 against the oracle's backward DOP853 solve "
                              f"(rtol {DENSITY_RTOL:g}):\n{lines}", figures)
@@ -612,7 +589,7 @@ def check_1b3_random(ctx: CheckContext) -> Outcome:
             return diagnose_grid_density(student, name, t, points_name)
         return (f"{fields[name].label}, t = {t:g}" + (f", {np.dtype(dtype).name} input" if dtype != np.float64 else ""), run)
 
-    fraction, lines = _per_case([case("mlp2t", 0.7, "grid"), case("mlp3-plain", 0.6, "random3"),
+    fraction, lines = per_case([case("mlp2t", 0.7, "grid"), case("mlp3-plain", 0.6, "random3"),
                                  case("mlp2t", 0.7, "random2", np.float32)])
     return Outcome(fraction, f"Against the oracle's backward DOP853 solve (rtol {DENSITY_RTOL:g}):\n{lines}")
 

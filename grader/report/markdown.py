@@ -12,7 +12,7 @@ def _score(result: CheckResult) -> str:
 
 
 def report_markdown(run: GradingRun) -> str:
-    lines = [f"# Problem Set 4: grading report", "", f"Submission: `{run.submission}`  ",
+    lines = ["# Problem Set 4: grading report", "", f"Submission: `{run.submission}`  ",
              f"Score: **{run.score:g} / {run.max_score:g}**" + (f" ({run.pending_points:g} points pending)" if run.pending_points else "") + "  ",
              f"Time: {run.seconds:.1f} s", ""]
     if run.notes:

@@ -87,7 +87,6 @@ class Worker:
         return {"$t": "object", "type": type(value).__qualname__[:80]}
 
     def decode(self, node, arrays: list):
-        torch = self.torch
         if isinstance(node, list):
             return [self.decode(item, arrays) for item in node]
         if not isinstance(node, dict):
