@@ -220,7 +220,8 @@ class RealNVP(nn.Module):
 #   20–30 ms).
 #
 # What works well here: batch size 512, learning rate `1e-2` with a short linear warm-up (5 % of
-# the steps) and a cosine decay to zero (`torch.optim.lr_scheduler.LambdaLR`). With these the
+# the steps) and a cosine decay to zero (`torch.optim.lr_scheduler.LambdaLR`), and the gradient
+# norm clipped to 1 (`torch.nn.utils.clip_grad_norm_`) before each step. With these the
 # held-out NLL reaches about 0.32 nats after 1,000 steps (10,000 training points); the best
 # possible value, the entropy of the data, is 0.289. With a lower learning rate (`3e-3`) the
 # same model only reaches about 0.36 in 1,000 steps. A held-out NLL clearly *below* 0.289 means
