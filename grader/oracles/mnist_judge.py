@@ -7,7 +7,10 @@ have the statistics of real held-out digits (a Fréchet distance, as in FID, but
 classifier's penultimate layer). The classifier was also taught to answer "nothing" (a uniform
 prediction) on noise and scrambled digits, so confidence on junk is low.
 
-Nothing here imports `reference/`: the sampler below is written independently of it.
+Nothing here imports `reference/`. The sampler, `grader_langevin`, is written independently of
+it and lives in `grader/runner/child_library.py`, because it must run in the student's process
+beside their model (a submitted checkpoint is loaded into the student's own `EnergyNet`); it is
+re-exported here so that the parent (benchmarks, tests) samples with the very same code.
 
     rating = rate_samples(grader_langevin(energy, n=200, seed=0, **SAMPLER))
 """
@@ -16,13 +19,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
-
 import numpy as np
 import torch
 from torch import nn
 
 from grader.mnist import load_mnist
+from grader.runner.child_library import grader_langevin
+
+__all__ = ["SAMPLER", "SampleRating", "DigitClassifier", "features", "frechet_distance", "grader_langevin",
+           "load_classifier", "predict_proba", "rate_samples"]
 
 CLASSIFIER_PATH = Path(__file__).resolve().parents[2] / "assets" / "mnist_classifier.pt"
 N_CLASSES = 10
@@ -151,33 +156,6 @@ def _heldout_statistics() -> tuple[np.ndarray, np.ndarray]:
     x, _ = load_mnist("heldout")
     feats = features(x).double().numpy()
     return feats.mean(0), np.cov(feats, rowvar=False)
-
-
-def grader_langevin(
-    energy_fn: Callable[[torch.Tensor], torch.Tensor],
-    n: int,
-    n_steps: int,
-    step_size: float,
-    noise_std: float,
-    seed: int,
-    grad_clip: float | None = None,
-) -> torch.Tensor:
-    """The grader's sampler: `n` chains (n, 1, 28, 28) of plain SGLD from uniform noise in [-1, 1].
-
-    x ← clamp(x - step_size * clip(∇_x Σ E(x)) + noise_std * ε, -1, 1), with all randomness
-    from a generator seeded by `seed`, so the same energy always gives the same samples.
-    """
-    generator = torch.Generator().manual_seed(seed)
-    x = torch.rand(n, 1, 28, 28, generator=generator) * 2 - 1
-    for _ in range(n_steps):
-        x = x.detach().requires_grad_(True)
-        with torch.enable_grad():
-            grad = torch.autograd.grad(energy_fn(x).sum(), x)[0]
-        if grad_clip is not None:
-            grad = torch.clamp(grad, min=-grad_clip, max=grad_clip)
-        kick = torch.randn(x.shape, generator=generator)
-        x = torch.clamp(x.detach() - step_size * grad + noise_std * kick, -1.0, 1.0)
-    return x.detach()
 
 
 def _as_images(images: torch.Tensor) -> torch.Tensor:

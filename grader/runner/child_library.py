@@ -11,6 +11,7 @@ Each builder takes the parameters as torch tensors (float64) or plain numbers.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Callable
 
 import torch
@@ -18,6 +19,9 @@ from torch import nn
 
 _jacobian = torch.autograd.functional.jacobian
 _tanh, _zeros_like, _stack, _no_grad = torch.tanh, torch.zeros_like, torch.stack, torch.no_grad
+_grad, _clamp, _randn, _rand, _Generator = torch.autograd.grad, torch.clamp, torch.randn, torch.rand, torch.Generator
+_is_tensor, _full_like, _equal, _cat, _load = torch.is_tensor, torch.full_like, torch.equal, torch.cat, torch.load
+_enable_grad, _detach = torch.enable_grad, torch.Tensor.detach
 
 
 class LinearField(nn.Module):
@@ -94,12 +98,27 @@ class GaussianEnergy(nn.Module):
         return 0.5 * self.scale * ((d @ self.precision) * d).sum(dim=1)
 
 
+class LearnableGaussianEnergy(nn.Module):
+    """E(x) = 0.5 s (x - m)^T P (x - m) with the mean `m` (D,) and the scale `s` as parameters: returns (N,)."""
+
+    def __init__(self, mean: torch.Tensor, precision: torch.Tensor, scale: float = 1.0):
+        super().__init__()
+        self.mean = nn.Parameter(mean.float().clone())
+        self.scale = nn.Parameter(torch.tensor(float(scale)))
+        self.register_buffer("precision", precision.float())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        d = x.reshape(x.shape[0], -1) - self.mean
+        return 0.5 * self.scale * ((d @ self.precision) * d).sum(dim=1)
+
+
 BUILDERS: dict[str, Callable[..., Any]] = {
     "linear_field": LinearField,
     "tanh_power_field": TanhPowerField,
     "mlp_field": MLPField,
     "mlp": MLP,
     "gaussian_energy": GaussianEnergy,
+    "learnable_gaussian_energy": LearnableGaussianEnergy,
     "plain_function": lambda module: (lambda t, z: module(t, z)),  # a field as a bare function
 }
 
@@ -115,6 +134,163 @@ def batch_jacobian(fn: Callable[[torch.Tensor], Any], x: torch.Tensor) -> torch.
     return full.permute(1, 0, 2).contiguous()
 
 
+# ---------------------------------------------------------------------------------- Problem 3
+def grader_langevin(energy_fn: Callable[[torch.Tensor], torch.Tensor], n: int, n_steps: int, step_size: float,
+                    noise_std: float, seed: int, grad_clip: float | None = None, device: str = "cpu",
+                    shape: tuple[int, ...] = (1, 28, 28)) -> torch.Tensor:
+    """The grader's own sampler: `n` chains (n, *shape) of plain SGLD from uniform noise in [-1, 1].
+
+    x <- clamp(x - step_size * clip(grad_x sum E(x)) + noise_std * eps, -1, 1). All randomness
+    comes from a CPU generator seeded by `seed` (moved to `device` afterwards), so the same
+    energy gives the same chains on every run and, up to rounding, on every device. Only x's
+    gradient is taken: the energy's parameter gradients are left alone. Returns a detached CPU tensor.
+    """
+    generator = _Generator().manual_seed(int(seed))
+    x = (_rand(n, *shape, generator=generator) * 2 - 1).to(device)
+    for _ in range(int(n_steps)):
+        x = _detach(x).requires_grad_(True)
+        with _enable_grad():
+            (grad,) = _grad(energy_fn(x).sum(), x)
+        if grad_clip is not None:
+            grad = _clamp(grad, min=-grad_clip, max=grad_clip)
+        kick = _randn(x.shape, generator=generator).to(device)
+        x = _clamp(_detach(x) - step_size * grad + noise_std * kick, -1.0, 1.0)
+    return _detach(x).cpu()
+
+
+def sgld_side_effects(sgld_step: Callable[..., Any], energy: nn.Module, x: torch.Tensor, step_size: float, noise_std: float,
+                      noise: torch.Tensor | None = None, grad_clip: float | None = None) -> dict[str, Any]:
+    """Call a student's `sgld_step` twice and report what it changed besides its result.
+
+    First on a leaf `x` that requires grad and holds `x.grad = 7` while the energy's first
+    parameter holds `.grad = 3`; then on a plain `x` with the parameter's `.grad` None. Returns
+    `{"out": the first result, "flags": {name: bool}}`; every flag is True for a correct step.
+    """
+    param = next(iter(energy.parameters()))
+    leaf = x.clone().requires_grad_(True)
+    leaf.grad = _full_like(x, 7.0)
+    values = x.clone()
+    param.grad = _full_like(_detach(param), 3.0)
+    out = sgld_step(leaf, energy, step_size, noise_std, noise=noise, grad_clip=grad_clip)
+    flags = {
+        "result_detached": not (_is_tensor(out) and (out.requires_grad or out.grad_fn is not None)),
+        "x_grad_kept": leaf.grad is not None and _equal(leaf.grad, _full_like(x, 7.0)),
+        "x_values_kept": _equal(_detach(leaf), values),
+        "param_grad_kept": param.grad is not None and _equal(param.grad, _full_like(_detach(param), 3.0)),
+    }
+    param.grad = None
+    plain = x.clone()
+    second = sgld_step(plain, energy, step_size, noise_std, noise=noise, grad_clip=grad_clip)
+    flags.update(
+        result_detached=flags["result_detached"] and not (_is_tensor(second) and (second.requires_grad or second.grad_fn is not None)),
+        plain_x_kept=not plain.requires_grad and plain.grad is None and _equal(_detach(plain), values),
+        param_grad_still_none=param.grad is None or not bool((param.grad != 0).any()),
+    )
+    return {"out": _detach(out) if _is_tensor(out) else out, "flags": flags}
+
+
+def stored_rows(obj: Any, row_numel: int) -> float:
+    """Rows of `row_numel` numbers held in tensors reachable from `obj`'s attributes (two levels deep)."""
+    seen: set[int] = set()
+
+    def numbers(value: Any, depth: int) -> int:
+        if id(value) in seen or depth > 3:
+            return 0
+        seen.add(id(value))
+        if _is_tensor(value):
+            return value.numel() if value.numel() % row_numel == 0 else 0
+        if type(value).__module__ == "numpy" and hasattr(value, "size"):
+            return int(value.size) if int(value.size) % row_numel == 0 else 0
+        if isinstance(value, (list, tuple, set, frozenset)) or type(value).__name__ == "deque":
+            return sum(numbers(item, depth + 1) for item in value)
+        if isinstance(value, Mapping):
+            return sum(numbers(item, depth + 1) for item in value.values())
+        if hasattr(value, "__dict__") and not isinstance(value, type) and depth < 2:
+            return sum(numbers(item, depth + 1) for item in vars(value).values())
+        return 0
+
+    return numbers(obj, 0) / row_numel
+
+
+def loss_and_grads(loss_fn: Callable[..., Any], energy: nn.Module, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """`loss_fn(energy, *args, **kwargs)` and the gradients of that loss w.r.t. the energy's parameters."""
+    loss = loss_fn(energy, *args, **kwargs)
+    report: dict[str, Any] = {"loss": _detach(loss) if _is_tensor(loss) else loss, "grads": None,
+                              "attached": _is_tensor(loss) and loss.requires_grad}
+    if report["attached"] and loss.numel() == 1:
+        names, params = zip(*energy.named_parameters())
+        grads = _grad(loss.sum(), params, allow_unused=True)
+        report["grads"] = {name: (_zeros_like(p) if g is None else g) for name, p, g in zip(names, params, grads)}
+    return report
+
+
+def model_energies(model: Callable[[torch.Tensor], Any], x: torch.Tensor, batch_size: int = 250) -> Any:
+    """A trained model's energies of `x` in eval mode, without autograd, in batches on the model's device."""
+    device = "cpu"
+    if isinstance(model, nn.Module):
+        model.eval()
+        first = next(iter(model.parameters()), None)
+        device = first.device if first is not None else device
+    with _no_grad():
+        outputs = [model(chunk.to(device)) for chunk in x.split(batch_size)]
+    if not all(_is_tensor(out) for out in outputs):
+        return outputs[0]  # let the grader describe what came back
+    return _cat([_detach(out).float().cpu() for out in outputs])
+
+
+_WRAPPER_PREFIXES = ("module.", "_orig_mod.")  # nn.DataParallel / DistributedDataParallel, torch.compile
+
+
+def checkpoint_samples(net_class: Callable[[], nn.Module], path: str, n: int, seed: int, n_steps: int, step_size: float,
+                       noise_std: float, grad_clip: float | None = None, device: str = "cpu") -> dict[str, Any]:
+    """Load a submitted state_dict into the student's `net_class()` and sample it with `grader_langevin`.
+
+    Returns `{"problem": text}` when the file is not a state_dict that fits `net_class()`, or
+    `{"problem": None, "samples": (n, 1, 28, 28), "notes": [...]}`. Exceptions raised by the
+    student's class propagate (they are the student's).
+    """
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        return {"problem": f"device {device!r} was requested but CUDA is not available in the grading process",
+                "grader_error": True}
+    try:
+        state = _load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - any unreadable file is a message, not a crash
+        first_line = (str(error).strip().splitlines() or [""])[0][:200]
+        hint = (" It holds pickled Python objects (a whole model saved with torch.save(model)?): save "
+                "model.state_dict() instead." if "weights_only" in str(error).lower() or "Weights only" in str(error) else "")
+        return {"problem": f"torch.load(p3_energy.pt, weights_only=True) failed ({type(error).__name__}: {first_line}).{hint}"}
+    if not isinstance(state, Mapping) or not all(isinstance(k, str) and _is_tensor(v) for k, v in state.items()):
+        nested = [k for k, v in state.items() if isinstance(v, Mapping)] if isinstance(state, Mapping) else []
+        hint = f" (it holds a dict under {nested[0]!r}: save model.state_dict() itself)" if nested else ""
+        return {"problem": f"p3_energy.pt holds a {type(state).__name__}, not a state_dict of tensors{hint}"}
+    notes = []
+    for prefix in _WRAPPER_PREFIXES:
+        if state and all(k.startswith(prefix) for k in state):
+            state = {k[len(prefix):]: v for k, v in state.items()}
+            notes.append(f"removed the {prefix!r} prefix of every key (a wrapped model was saved)")
+    net = net_class()
+    expected = net.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shapes = [f"{k}: file {tuple(state[k].shape)}, EnergyNet() {tuple(v.shape)}" for k, v in expected.items()
+              if k in state and tuple(state[k].shape) != tuple(v.shape)]
+    if missing or unexpected or shapes:
+        parts = [f"{label} ({len(items)}): {', '.join(items[:4])}{', ...' if len(items) > 4 else ''}"
+                 for label, items in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", shapes)) if items]
+        return {"problem": "p3_energy.pt does not fit your EnergyNet(): " + "; ".join(parts)}
+    net.load_state_dict(state)
+    net.to(device).eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    samples = grader_langevin(net, n, n_steps, step_size, noise_std, seed, grad_clip, device)
+    return {"problem": None, "samples": samples, "notes": notes}
+
+
 PROBES: dict[str, Callable[..., Any]] = {
     "batch_jacobian": batch_jacobian,
+    "sgld_side_effects": sgld_side_effects,
+    "stored_rows": stored_rows,
+    "loss_and_grads": loss_and_grads,
+    "model_energies": model_energies,
+    "checkpoint_samples": checkpoint_samples,
 }
