@@ -1,0 +1,677 @@
+"""Problem 3 checks: an energy-based model of MNIST digits (35 points).
+
+Expected values come from `grader.oracles.p3` (closed forms on Gaussian energies built in the
+child, the exact law of a Langevin chain) and `grader.oracles.mnist_judge` (a classifier that
+rates samples), never from `reference/`. Where the student's code draws random numbers the
+checks are statistical, with levels so strict that a correct implementation essentially never
+fails (p < 1e-6), whatever order it consumes the random number generator in.
+
+Calibration (measured on the 2-core development machine, one torch thread; see
+docs/p3_calibration.md for the tables):
+
+- `3.train_ebm`: the reference trains for `TRAIN_ITERS` = 150 iterations in 18-38 s; its energy
+  separates held-out digits from uniform noise with AUROC 1.0000 and from pixel-shuffled
+  held-out digits with 0.9991-0.9997 (seeds 0-2); a correct alternative (another network and
+  other hyperparameters, `tests/corpus/p3/correct_alternative.py`) gives 1.0000 and
+  0.997-0.999. An untrained `EnergyNet` gives 0.02-0.66 on noise and 0.27-0.70 on shuffled
+  digits. Full credit per comparison at `AUROC_FULL` = 0.9, half at `AUROC_HALF` = 0.8.
+- `3.checkpoint`: 200 chains of the grader's own sampler (`mnist_judge.SAMPLER`, seed 0) from
+  the submitted `p3_energy.pt`. The reference checkpoint rates 0.82-0.84 confidence, 9 classes,
+  Fréchet distance 310-340 (sampler seeds 0-2); noise and an untrained network rate 0.10, 1,
+  1,430. Each rating scores linearly between the noise level (0) and the full-credit level
+  (`RATING_SCALE`), and the check's fraction is their mean.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from grader.checks.context import CheckContext
+from grader.checks.registry import Outcome, check
+from grader.oracles import p3 as oracle
+from grader.oracles.p3 import GaussianCase
+from grader.runner.normalize import WrongOutput, as_array, describe
+from grader.runner.sandbox import Build, Handle, StudentCodeError
+
+P3 = "p3_ebm"
+IMAGE = (1, 28, 28)
+
+
+def _f32(array: np.ndarray) -> np.ndarray:
+    """Values exactly representable in float32, so the child (float32) and the oracle (float64) agree."""
+    return np.asarray(array, dtype=np.float32).astype(np.float64)
+
+
+def _gaussian(rng: np.random.Generator, dim: int, low: float, high: float, spread: float = 0.3) -> GaussianCase:
+    return GaussianCase(_f32(rng.uniform(-spread, spread, dim)), _f32(oracle.random_precision(rng, dim, low, high)))
+
+
+def _build(case: GaussianCase) -> Build:
+    return Build("gaussian_energy", {"mean": case.mean.astype(np.float32), "precision": case.precision.astype(np.float32)})
+
+
+def _per_case(cases: list[tuple[str, Callable[[], tuple[float, str | None]]]]) -> tuple[float, str]:
+    """Run each case (label, run -> (fraction, problem or None)); the mean fraction and one line per case.
+
+    A wrong output or an exception in one case costs that case only; a stub, a hang or a crash
+    ends the check.
+    """
+    total, lines = 0.0, []
+    for label, run in cases:
+        try:
+            fraction, problem = run()
+        except WrongOutput as error:
+            fraction, problem = 0.0, str(error)
+        except StudentCodeError as error:
+            if error.kind not in ("exception", "memory") or error.error_type == "NotImplementedError":
+                raise
+            fraction, problem = 0.0, str(error)
+        total += fraction
+        lines.append(f"- {label}: {problem or 'ok'}")
+    return total / len(cases), "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------- 3.sgld_step
+STEP_ATOL = 1e-4  # float32 arithmetic on values in [-1, 1]; every classic mistake is off by > 1e-2
+NOISE_MOMENTS_TOL = 0.06  # |mean| and |std - 1| of 6,272 standard-normal draws: 7 standard errors
+
+
+@dataclass(frozen=True)
+class StepCase:
+    label: str
+    case: GaussianCase
+    x: np.ndarray  # float32 values
+    eps: np.ndarray
+    eta: float
+    sigma: float
+    clip: float | None = None
+
+    def expected(self, **mistake) -> np.ndarray:
+        return oracle.sgld_expected(self.x.astype(np.float64), self.case, self.eta, self.sigma, self.eps.astype(np.float64), self.clip, **mistake)
+
+
+@functools.cache
+def step_cases() -> dict[str, StepCase]:
+    rng = np.random.default_rng(3101)
+    big = _gaussian(rng, 784, 0.5, 3.0)
+    small = _gaussian(rng, 16, 0.5, 5.0)
+
+    def images(n: int, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        return (rng.uniform(-1, 1, (n, *shape)).astype(np.float32), rng.normal(size=(n, *shape)).astype(np.float32))
+
+    x, eps = images(4, IMAGE)
+    xc, epsc = images(4, IMAGE)
+    xs, epss = images(64, (1, 4, 4))
+    return {
+        "plain": StepCase("(4, 1, 28, 28), step_size 0.2, noise_std 0.1, no grad_clip", big, x, eps, 0.2, 0.1),
+        "clip": StepCase("(4, 1, 28, 28), step_size 2, noise_std 0.05, grad_clip 0.05", big, xc, epsc, 2.0, 0.05, 0.05),
+        "small": StepCase("(64, 1, 4, 4), step_size 10, noise_std 0.005, grad_clip 0.03 (the training settings)",
+                          small, xs, epss, 10.0, 0.005, 0.03),
+    }
+
+
+def diagnose_step(student: np.ndarray, sc: StepCase) -> str | None:
+    """None if `student` is the SGLD step of `sc`; otherwise the most specific diagnosis."""
+    def error(other: np.ndarray) -> float:
+        return float(np.max(np.abs(student - other)))
+
+    if error(sc.expected()) <= STEP_ATOL:
+        return None
+    mistakes = [(dict(ascent=True), "gradient ascent: the step goes up the energy (x + step_size * g); Langevin "
+                                    "dynamics moves down it: x - step_size * g"),
+                (dict(use_noise=False), "the noise term is missing: the result equals the noise-free step "
+                                        "clamp(x - step_size * g, -1, 1); add noise_std * noise"),
+                (dict(clamp=False), "the result is not clamped to [-1, 1]")]
+    if sc.clip is not None:
+        mistakes += [(dict(clip=None), "grad_clip was not applied: clamp g elementwise to [-grad_clip, grad_clip]"),
+                     (dict(clip_update=True), "the clip was applied to step_size * g instead of to g")]
+    for mistake, message in mistakes:
+        kwargs = dict(mistake)
+        clip = kwargs.pop("clip", sc.clip)
+        candidate = oracle.sgld_expected(sc.x.astype(np.float64), sc.case, sc.eta, sc.sigma, sc.eps.astype(np.float64), clip, **kwargs)
+        if error(candidate) <= STEP_ATOL:
+            return message
+    inside = np.abs(student) < 1 - 1e-6
+    shift = (sc.x + sc.sigma * sc.eps - student)[inside]
+    if shift.size and np.ptp(shift) <= 1e-4 * max(1.0, float(np.max(np.abs(shift)))) and abs(float(shift.mean())) > 1e-6:
+        return ("every pixel moved by the same amount: the step used a gradient with respect to the energy's "
+                "parameters, not the input; take g = ∇_x Σ E(x) (torch.autograd.grad(E(x).sum(), x))")
+    drift = sc.expected(use_noise=False, clamp=False)
+    residual = ((student - drift) / sc.sigma)[inside & (np.abs(drift) < 1 - 6 * sc.sigma)]
+    if residual.size > 100 and abs(float(residual.std()) - 1) < 0.2 and error(sc.expected()) > 0.1 * sc.sigma:
+        return ("the noise passed in was ignored (fresh noise was drawn?): when `noise` is given, eps = noise")
+    wrong = int(np.sum(np.abs(student - sc.expected()) > STEP_ATOL))
+    return (f"differs from clamp(x - step_size * g + noise_std * noise, -1, 1) at {wrong} of {student.size} entries "
+            f"(largest difference {error(sc.expected()):.3g})")
+
+
+def _step_case(ctx: CheckContext, sc: StepCase) -> Callable[[], tuple[float, str | None]]:
+    def run() -> tuple[float, str | None]:
+        kwargs = {} if sc.clip is None else {"grad_clip": sc.clip}
+        value = ctx.call("sgld_step", sc.x, _build(sc.case), sc.eta, sc.sigma, noise=sc.eps, **kwargs)
+        problem = diagnose_step(as_array(value, "sgld_step(x, energy, ...)", shape=sc.x.shape), sc)
+        return float(problem is None), problem
+    return run
+
+
+SIDE_EFFECTS = {
+    "result_detached": "the result is attached to an autograd graph (requires_grad or grad_fn): return a detached tensor",
+    "x_grad_kept": "x.grad was changed: .backward() writes into x.grad; use torch.autograd.grad on a detached copy of x",
+    "x_values_kept": "the values of x were changed in place",
+    "plain_x_kept": "the x passed in was changed (its requires_grad, .grad or values): work on x.detach().clone()",
+    "param_grad_kept": "the energy's parameter gradients were changed (.backward() accumulates into them, zero_grad() "
+                       "erases them): torch.autograd.grad(E(x).sum(), x) leaves them alone",
+    "param_grad_still_none": "the energy's parameters received gradients (.backward()?): take the gradient w.r.t. x only",
+}
+
+
+def _side_effects_case(ctx: CheckContext) -> Callable[[], tuple[float, str | None]]:
+    sc = step_cases()["plain"]
+
+    def run() -> tuple[float, str | None]:
+        report = ctx.probe("sgld_side_effects", ctx.ref("sgld_step"), _build(sc.case), sc.x, sc.eta, sc.sigma, noise=sc.eps)
+        problems = list(dict.fromkeys(message for flag, message in SIDE_EFFECTS.items() if not report["flags"].get(flag)))
+        return (0.0, "; ".join(problems)) if problems else (1.0, None)
+    return run
+
+
+def _fresh_noise_case(ctx: CheckContext) -> Callable[[], tuple[float, str | None]]:
+    case = step_cases()["plain"].case
+    x = np.tile(case.mean.reshape(IMAGE), (8, 1, 1, 1)).astype(np.float32)  # the minimum: g = 0
+    sigma = 0.1
+
+    def run() -> tuple[float, str | None]:
+        draws = [as_array(ctx.call("sgld_step", x, _build(case), 0.05, sigma, seed=seed), "sgld_step(x, energy, ...)", shape=x.shape)
+                 for seed in (11, 12)]
+        eps = (draws[0] - x) / sigma
+        if np.max(np.abs(eps)) < 1e-6:
+            return 0.0, "with noise=None no noise was added: draw fresh standard normal noise (torch.randn_like(x))"
+        if np.array_equal(draws[0], draws[1]):
+            return 0.0, "two calls gave the same noise: draw fresh noise on every call (no fixed seed inside sgld_step)"
+        mean, std = float(eps.mean()), float(eps.std())
+        if abs(mean) > NOISE_MOMENTS_TOL or abs(std - 1) > NOISE_MOMENTS_TOL:
+            return 0.0, (f"the noise has mean {mean:.3g} x noise_std and standard deviation {std:.3g} x noise_std: "
+                         "eps must be standard normal, multiplied by noise_std")
+        return 1.0, None
+    return run
+
+
+@check("3.sgld_step", part="3", points=6, module=P3, timeout_s=30,
+       title="sgld_step: exact with injected noise (with and without grad_clip), fresh noise, no side effects")
+def check_sgld_step(ctx: CheckContext) -> Outcome:
+    cases = [(f"injected noise, {sc.label}", _step_case(ctx, sc)) for sc in step_cases().values()]
+    cases += [("noise=None draws fresh standard normal noise", _fresh_noise_case(ctx)),
+              ("result detached; x, x.grad and the energy's parameter gradients untouched", _side_effects_case(ctx))]
+    fraction, lines = _per_case(cases)
+    return Outcome(fraction, "On quadratic energies E(x) = ½ (x - m)ᵀ P (x - m), against the closed form "
+                             f"clamp(x - step_size P (x - m) + noise_std noise, -1, 1) (tolerance {STEP_ATOL:g}):\n{lines}")
+
+
+# ---------------------------------------------------------------------------------- 3.langevin
+CHAIN_ATOL = 1e-4  # the noise-free chain, 15 float32 steps
+CHAINS = 20_000  # independent chains of the 4-pixel statistical cases
+MEAN_P_MIN = 1e-6  # Hotelling χ² test of the chains' mean
+COV_Z_MAX = 6.0  # largest |whitened sample covariance - I| in standard errors (10 entries)
+
+
+@dataclass(frozen=True)
+class ChainCase:
+    label: str
+    case: GaussianCase
+    x0: np.ndarray  # (CHAINS, 1, 2, 2) float32
+    n_steps: int
+    eta: float
+    sigma: float
+
+
+@functools.cache
+def chain_cases() -> dict[str, object]:
+    rng = np.random.default_rng(3201)
+    big = _gaussian(rng, 784, 0.5, 3.0)
+    x0 = rng.uniform(-1, 1, (6, *IMAGE)).astype(np.float32)
+    short = _gaussian(rng, 4, 20.0, 200.0)
+    start = short.mean + _f32(rng.choice([-0.4, 0.4], size=4))
+    stationary = _gaussian(rng, 4, 30.0, 150.0)
+    return {
+        "path": (big, x0, 15, 1.0, 0.02),
+        "short": ChainCase("6 steps from one start off the minimum (step_size 1e-3, noise_std √(2 step_size))", short,
+                           np.tile(start.reshape(1, 1, 2, 2), (CHAINS, 1, 1, 1)).astype(np.float32), 6, 1e-3, float(np.sqrt(2e-3))),
+        "stationary": ChainCase("300 steps from uniform noise (step_size 2e-3, noise_std 0.03)", stationary,
+                                rng.uniform(-1, 1, (CHAINS, 1, 2, 2)).astype(np.float32), 300, 2e-3, 0.03),
+    }
+
+
+def _chain_fit(final: np.ndarray, cc: ChainCase, n_steps: int) -> oracle.GaussianFit:
+    power, cov = oracle.chain_law(cc.case, n_steps, cc.eta, cc.sigma)
+    start = cc.x0.reshape(len(cc.x0), -1).astype(np.float64) - cc.case.mean
+    residuals = final.reshape(len(final), -1) - cc.case.mean - start @ power.T
+    return oracle.gaussian_fit(residuals, cov)
+
+
+def _fits(fit: oracle.GaussianFit) -> bool:
+    return fit.mean_p >= MEAN_P_MIN and fit.cov_z <= COV_Z_MAX
+
+
+def diagnose_chains(final: np.ndarray, cc: ChainCase) -> str | None:
+    fit = _chain_fit(final, cc, cc.n_steps)
+    if _fits(fit):
+        return None
+    if fit.variance_ratio < 0.01:
+        return "the chains have (almost) no spread: the noise term is missing"
+    for k in range(1, 3 * cc.n_steps + 1):
+        if k != cc.n_steps and _fits(_chain_fit(final, cc, k)):
+            return f"the chains match {k} SGLD steps, not n_steps = {cc.n_steps}"
+    start = np.abs(cc.x0.reshape(len(cc.x0), -1) - cc.case.mean).mean()
+    if np.abs(final.reshape(len(final), -1) - cc.case.mean).mean() > start:
+        return "the chains move away from the energy's minimum (gradient ascent?)"
+    return (f"the chains' law is not the exact law of the SGLD chain: mean test p = {fit.mean_p:.2g} "
+            f"(needs ≥ {MEAN_P_MIN:g}), covariance off by up to {fit.cov_z:.1f} standard errors (needs ≤ {COV_Z_MAX:g}), "
+            f"variances {fit.variance_ratio:.3g} x the expected")
+
+
+def _chain_case(ctx: CheckContext, cc: ChainCase) -> Callable[[], tuple[float, str | None]]:
+    def run() -> tuple[float, str | None]:
+        value = ctx.call("langevin_sample", _build(cc.case), cc.x0, cc.n_steps, cc.eta, cc.sigma, seed=31)
+        problem = diagnose_chains(as_array(value, "langevin_sample(energy, x0, ...)", shape=cc.x0.shape), cc)
+        return float(problem is None), problem
+    return run
+
+
+def _path_case(ctx: CheckContext) -> Callable[[], tuple[float, str | None]]:
+    case, x0, n_steps, eta, clip = chain_cases()["path"]
+
+    def run() -> tuple[float, str | None]:
+        value = ctx.call("langevin_sample", _build(case), x0, n_steps, eta, 0.0, grad_clip=clip)
+        student = as_array(value, "langevin_sample(energy, x0, ...)", shape=x0.shape)
+        x = x0.astype(np.float64)
+        close = lambda other: float(np.max(np.abs(student - other))) <= CHAIN_ATOL  # noqa: E731
+        if close(oracle.clipped_descent_path(x, case, n_steps, eta, clip)):
+            return 1.0, None
+        for k in range(0, 2 * n_steps + 1):
+            if k != n_steps and close(oracle.clipped_descent_path(x, case, k, eta, clip)):
+                return 0.0, f"matches {k} SGLD steps, not n_steps = {n_steps}"
+        if close(oracle.clipped_descent_path(x, case, n_steps, eta, None)):
+            return 0.0, "grad_clip was not applied: pass it on to every sgld_step"
+        if close(oracle.clipped_descent_path(x, case, n_steps, -eta, clip)):
+            return 0.0, "the chain climbs the energy (gradient ascent)"
+        return 0.0, f"differs from the exact path (largest difference {np.max(np.abs(student - oracle.clipped_descent_path(x, case, n_steps, eta, clip))):.3g})"
+    return run
+
+
+@check("3.langevin", part="3", points=4, module=P3, timeout_s=60,
+       title="langevin_sample: n_steps exact steps; the chains' law on Gaussian energies (short run and stationary)")
+def check_langevin(ctx: CheckContext) -> Outcome:
+    cases = chain_cases()
+    plan = [("noise_std = 0, grad_clip 0.02, 15 steps on (6, 1, 28, 28): the exact clipped descent path", _path_case(ctx)),
+            (cases["short"].label, _chain_case(ctx, cases["short"])),
+            (cases["stationary"].label, _chain_case(ctx, cases["stationary"]))]
+    fraction, lines = _per_case(plan)
+    return Outcome(fraction, f"{CHAINS:,} chains of 4 pixels per statistical case on E(x) = ½ (x - m)ᵀ P (x - m): given "
+                             "x0, x_n is Gaussian with mean m + Aⁿ (x0 - m) and covariance noise_std² Σ_k A^2k, A = I - "
+                             "step_size P (the exact discrete law, not the continuous-time P⁻¹); mean tested at p ≥ "
+                             f"{MEAN_P_MIN:g}, covariance within {COV_Z_MAX:g} standard errors:\n{lines}")
+
+
+# ---------------------------------------------------------------------------------- 3.buffer
+RATE_P_MIN = 1e-6  # two-sided exact binomial test of the re-initialisation rate
+RATE_DRAWS = 3_000  # rows per sample() call; two calls per rate
+MARKER = 5.0  # the value pushed for the rate tests: outside [-1, 1], so it cannot be noise
+
+
+def _rows(value, n: int, shape: tuple[int, ...], name: str) -> np.ndarray:
+    return as_array(value, name, shape=(n, *shape)).reshape(n, -1)
+
+
+def _noise_rows(rows: np.ndarray) -> np.ndarray:
+    return (rows >= -1).all(1) & (rows <= 1).all(1) & (np.ptp(rows, axis=1) > 0)
+
+
+def _empty_case(ctx: CheckContext) -> Callable[[], tuple[float, str | None]]:
+    def run() -> tuple[float, str | None]:
+        buffer = ctx.call("ReplayBuffer", capacity=100, keep=True)
+        rows = _rows(ctx.call_method(buffer, "sample", 64, seed=41), 64, IMAGE, "sample(64)")
+        if rows.min() < -1 or rows.max() > 1:
+            return 0.0, f"values outside [-1, 1] (from {rows.min():.3g} to {rows.max():.3g})"
+        if not _noise_rows(rows).all():
+            return 0.0, "some rows are constant images, not noise"
+        if abs(rows.mean()) > 0.05 or abs(rows.std() - 1 / np.sqrt(3)) > 0.05:
+            return 0.0, (f"the noise has mean {rows.mean():.3g} and standard deviation {rows.std():.3g}; uniform noise in "
+                         "[-1, 1] has 0 and 0.577 (2 * torch.rand(...) - 1)")
+        return 1.0, None
+    return run
+
+
+def _capacity_case(ctx: CheckContext) -> Callable[[], tuple[float, str | None]]:
+    capacity, batches = 50, (30, 40, 80)
+
+    def run() -> tuple[float, str | None]:
+        buffer = ctx.call("ReplayBuffer", capacity=capacity, shape=IMAGE, reinit_prob=0.0, keep=True)
+        pushed = 0
+        for batch in batches:
+            codes = np.arange(pushed, pushed + batch)
+            ctx.call_method(buffer, "push", np.broadcast_to((2 + codes / 256).reshape(-1, 1, 1, 1), (batch, *IMAGE)).astype(np.float32))
+            pushed += batch
+            rows = _rows(ctx.call_method(buffer, "sample", 600, seed=pushed), 600, IMAGE, "sample(600)")
+            code = (rows[:, 0] - 2) * 256
+            stored = (np.ptp(rows, axis=1) == 0) & (code == np.round(code)) & (code >= 0) & (code < pushed)
+            if not stored.all():
+                return 0.0, (f"after pushing {pushed} rows, with reinit_prob = 0, {int((~stored).sum())} of 600 sampled rows "
+                             "are not rows that were pushed")
+            seen = len(np.unique(rows[:, 0]))
+            if seen > capacity:
+                return 0.0, f"after pushing {pushed} rows, 600 samples hold {seen} different stored rows: more than capacity = {capacity}"
+        held = ctx.probe("stored_rows", buffer, int(np.prod(IMAGE)))
+        if held > capacity:
+            return 0.0, f"after pushing {pushed} rows the buffer object holds tensors of {held:g} rows: more than capacity = {capacity}"
+        return 1.0, None
+    return run
+
+
+def _rate_case(ctx: CheckContext, p: float) -> Callable[[], tuple[float, str | None]]:
+    capacity = 256
+
+    def run() -> tuple[float, str | None]:
+        buffer = ctx.call("ReplayBuffer", capacity=capacity, shape=IMAGE, reinit_prob=p, keep=True)
+        ctx.call_method(buffer, "push", np.full((capacity, *IMAGE), MARKER, dtype=np.float32))
+        fresh = stored = 0
+        for seed in (51, 52):
+            rows = _rows(ctx.call_method(buffer, "sample", RATE_DRAWS, seed=seed), RATE_DRAWS, IMAGE, f"sample({RATE_DRAWS})")
+            is_stored, is_fresh = (rows == MARKER).all(1), _noise_rows(rows)
+            if not (is_stored | is_fresh).all():
+                mixed = int((~(is_stored | is_fresh)).sum())
+                return 0.0, (f"{mixed} of {RATE_DRAWS} rows are neither a stored row nor noise in [-1, 1] (stored values "
+                             "mixed with noise pixel by pixel?): re-initialise whole rows")
+            fresh, stored = fresh + int(is_fresh.sum()), stored + int(is_stored.sum())
+        n = fresh + stored
+        p_value = oracle.binomial_p_value(fresh, n, p)
+        if p_value >= RATE_P_MIN:
+            return 1.0, None
+        if fresh == 0:
+            return 0.0, "no row was re-initialised: once the buffer holds samples, sample(n) must still draw fresh noise with probability reinit_prob"
+        for other in (0.05, 0.1, 0.3, 0.5, 1.0):
+            if other != p and oracle.binomial_p_value(fresh, n, other) >= RATE_P_MIN:
+                return 0.0, (f"{fresh} of {n} rows re-initialised ({fresh / n:.3f}): that is reinit_prob = {other:g}, "
+                             f"not the {p:g} passed in")
+        return 0.0, f"{fresh} of {n} rows re-initialised ({fresh / n:.3f}); expected rate {p:g} (two-sided binomial test p = {p_value:.2g})"
+    return run
+
+
+@check("3.buffer", part="3", points=4, module=P3, timeout_s=30,
+       title="ReplayBuffer: noise while empty, capacity never exceeded, re-initialisation rate (binomial test)")
+def check_buffer(ctx: CheckContext) -> Outcome:
+    cases = [("sample(64) of an empty buffer: (64, 1, 28, 28) uniform noise in [-1, 1]", _empty_case(ctx)),
+             ("capacity 50, pushes of 30, 40 and 80 rows: never more than 50 rows stored", _capacity_case(ctx)),
+             ("re-initialisation rate, reinit_prob = 0.05", _rate_case(ctx, 0.05)),
+             ("re-initialisation rate, reinit_prob = 0.3", _rate_case(ctx, 0.3))]
+    fraction, lines = _per_case(cases)
+    return Outcome(fraction, f"Buffers built with your ReplayBuffer; for the rate, {2 * RATE_DRAWS:,} rows sampled from a full "
+                             f"buffer of rows equal to {MARKER:g} (so a fresh row cannot be mistaken for a stored one), "
+                             f"two-sided binomial test at p ≥ {RATE_P_MIN:g}:\n{lines}")
+
+
+# ---------------------------------------------------------------------------------- 3.cd_loss
+LOSS_RTOL = 1e-4  # of max(1, |expected|): float32 sums of 16 energies of order 1
+GRAD_RTOL = 1e-3  # of the largest expected gradient entry
+
+
+@functools.cache
+def loss_instance() -> tuple[GaussianCase, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(3301)
+    case = _gaussian(rng, 784, 0.002, 0.02)
+    case = GaussianCase(case.mean, case.precision, scale=1.3)
+    real = (case.mean + rng.normal(scale=0.2, size=(16, 784))).clip(-1, 1).reshape(16, *IMAGE).astype(np.float32)
+    fake = rng.uniform(-1, 1, (16, *IMAGE)).astype(np.float32)
+    return case, real, fake
+
+
+def _learnable(case: GaussianCase) -> Build:
+    return Build("learnable_gaussian_energy", {"mean": case.mean.astype(np.float32), "precision": case.precision.astype(np.float32),
+                                               "scale": case.scale})
+
+
+def diagnose_loss(value: float, alpha: float, case: GaussianCase, real: np.ndarray, fake: np.ndarray) -> str | None:
+    expected = oracle.cd_loss_value(case, real, fake, alpha)
+    close = lambda other: abs(value - other) <= LOSS_RTOL * max(1.0, abs(other))  # noqa: E731
+    if close(expected):
+        return None
+    er, ef = case.energy(real), case.energy(fake)
+    regulariser = alpha * (np.mean(er**2) + np.mean(ef**2))
+    candidates = [
+        (ef.mean() - er.mean() + regulariser, "the contrastive term has the wrong sign: mean E(x_real) - mean E(x_fake) "
+                                              "pushes the energy of real data down (lower energy = more likely)"),
+        (-expected, "the whole loss is negated"),
+        (er.mean() - ef.mean(), "the regulariser alpha * (mean E(x_real)² + mean E(x_fake)²) is missing"),
+        (ef.mean() - er.mean(), "the contrastive term has the wrong sign and the regulariser is missing"),
+        (er.mean() - ef.mean() + alpha * (er.mean() ** 2 + ef.mean() ** 2), "the regulariser squares the mean energies; it is the mean of the squared energies"),
+        (er.sum() - ef.sum() + alpha * (np.sum(er**2) + np.sum(ef**2)), "sums instead of means over the batch"),
+    ]
+    if alpha != 0.1:
+        candidates.append((oracle.cd_loss_value(case, real, fake, 0.1), f"alpha = {alpha:g} was ignored (0.1 used)"))
+    for candidate, message in candidates:
+        if close(float(candidate)):
+            return message
+    return f"returned {value:.6g}, expected {expected:.6g}"
+
+
+def _loss_value_case(ctx: CheckContext, alpha: float | None, positional: bool = False) -> Callable[[], tuple[float, str | None]]:
+    case, real, fake = loss_instance()
+
+    def run() -> tuple[float, str | None]:
+        if alpha is None:
+            value = ctx.call("cd_loss", _learnable(case), real, fake)
+        elif positional:
+            value = ctx.call("cd_loss", _learnable(case), real, fake, alpha)
+        else:
+            value = ctx.call("cd_loss", _learnable(case), real, fake, alpha=alpha)
+        loss = as_array(value, "cd_loss(...)")
+        if loss.size != 1:
+            return 0.0, f"cd_loss returned {describe(value)}; it must be a scalar"
+        problem = diagnose_loss(float(loss.reshape(-1)[0]), 0.1 if alpha is None else alpha, case, real, fake)
+        return float(problem is None), problem
+    return run
+
+
+def _loss_gradient_case(ctx: CheckContext) -> Callable[[], tuple[float, str | None]]:
+    case, real, fake = loss_instance()
+    alpha = 0.25
+
+    def run() -> tuple[float, str | None]:
+        report = ctx.probe("loss_and_grads", ctx.ref("cd_loss"), _learnable(case), real, fake, alpha=alpha)
+        if not report["attached"]:
+            return 0.0, "the loss is not connected to the energy's parameters (detached, .item() or torch.no_grad?)"
+        if report["grads"] is None:
+            return 0.0, "the loss is not a scalar"
+        expected = oracle.cd_loss_gradients(case, real, fake, alpha)
+        errors = []
+        for name, want in expected.items():
+            got = as_array(report["grads"][name], f"d loss / d {name}")
+            if got.size != want.size:
+                raise WrongOutput(f"d loss / d {name} has {got.size} entries, the parameter {want.size}")
+            got = got.reshape(want.shape)
+            scale = max(1e-8, float(np.max(np.abs(want))))
+            if np.max(np.abs(got - want)) > GRAD_RTOL * scale:
+                errors.append(f"d loss / d {name} off by up to {np.max(np.abs(got - want)) / scale:.2g} of its size")
+        value_problem = diagnose_loss(float(as_array(report["loss"], "cd_loss(...)").reshape(-1)[0]), alpha, case, real, fake)
+        if errors and value_problem is None:
+            return 0.0, "the value is right but its gradient is not (a term detached from the graph?): " + "; ".join(errors)
+        if errors:
+            return 0.0, "; ".join(errors)
+        return 1.0, None
+    return run
+
+
+@check("3.cd_loss", part="3", points=4, module=P3, timeout_s=30,
+       title="cd_loss: value (default alpha, alpha = 0.5 and 0) and its gradient w.r.t. the energy's parameters")
+def check_cd_loss(ctx: CheckContext) -> Outcome:
+    cases = [("default alpha (0.1)", _loss_value_case(ctx, None)),
+             ("alpha = 0.5 (keyword)", _loss_value_case(ctx, 0.5)),
+             ("alpha = 0 (positional)", _loss_value_case(ctx, 0.0, positional=True)),
+             ("gradient w.r.t. the energy's mean and scale parameters, alpha = 0.25", _loss_gradient_case(ctx))]
+    fraction, lines = _per_case(cases)
+    return Outcome(fraction, "16 real and 16 fake images under a quadratic energy with learnable mean and scale, against "
+                             "mean E(x_real) - mean E(x_fake) + alpha (mean E(x_real)² + mean E(x_fake)²) and its analytic "
+                             f"gradient (rtol {LOSS_RTOL:g} for values, {GRAD_RTOL:g} for gradients):\n{lines}")
+
+
+# ---------------------------------------------------------------------------------- 3.train_ebm
+TRAIN_ITERS = 150  # the reference: 18-38 s on one thread; AUROC vs shuffled digits 0.999+
+TRAIN_TIMEOUT_S = 150  # ~4x the reference's slowest measured run
+TRAIN_DIGITS = 4_000  # training digits sent to the child (the embedded train split)
+EVAL_DIGITS = 1_000
+AUROC_FULL, AUROC_HALF = 0.90, 0.80  # untrained nets: 0.02-0.66 (noise), 0.27-0.70 (shuffled)
+TRAIN_POINTS = {"runs": 1.0, "noise": 3.0, "shuffled": 3.0}  # of the check's 7
+
+
+def _digits(ctx: CheckContext, split: str, n: int, seed: int) -> np.ndarray:
+    from grader.mnist import load_mnist  # noqa: PLC0415 - torch only when Problem 3 runs
+
+    images, _ = load_mnist(split, ctx.options.mnist_root)
+    if len(images) > n:
+        images = images[np.sort(np.random.default_rng(seed).choice(len(images), n, replace=False))]
+    return images.numpy()
+
+
+def _auroc_fraction(value: float) -> float:
+    return 1.0 if value >= AUROC_FULL else 0.5 if value >= AUROC_HALF else 0.0
+
+
+@check("3.train_ebm", part="3", points=7, module=P3, timeout_s=60,
+       title=f"train_ebm: a short CPU training ({TRAIN_ITERS} iterations) whose energy ranks held-out digits "
+             "below noise and pixel-shuffled digits")
+def check_train_ebm(ctx: CheckContext) -> Outcome:
+    train = _digits(ctx, "train", TRAIN_DIGITS, 0)
+    heldout = _digits(ctx, "heldout", EVAL_DIGITS, 1)
+    negatives = {"noise": np.random.default_rng(3401).uniform(-1, 1, heldout.shape).astype(np.float32),
+                 "shuffled": oracle.shuffle_pixels(heldout, 3402).astype(np.float32)}
+    model = ctx.call("train_ebm", train, TRAIN_ITERS, 0, seed=0, keep=True, timeout_s=TRAIN_TIMEOUT_S)
+    if not isinstance(model, Handle) or model.type_name == "NoneType":
+        return Outcome(0.0, f"train_ebm returned {describe(model)}; it must return the trained EnergyNet")
+
+    def energies(images: np.ndarray, name: str) -> tuple[np.ndarray, bool]:
+        value = ctx.probe("model_energies", model, images, timeout_s=60)
+        array = as_array(value, f"the trained model's energies of {name}", allow_nan=True)
+        return array.reshape(-1) if array.size == len(images) else as_array(value, "energies", shape=(len(images),)), array.shape == (len(images),)
+
+    e_digits, shaped = energies(heldout, "held-out digits")
+    lines, earned = [], 0.0
+    finite = bool(np.all(np.isfinite(e_digits)))
+    runs_ok = shaped and finite
+    earned += TRAIN_POINTS["runs"] * runs_ok
+    lines.append(f"- trains {TRAIN_ITERS} iterations within the time limit and returns a model with (N,) energies: "
+                 + ("ok" if runs_ok else "energies of shape (N, 1), the contract says (N,)" if finite else "energies contain NaN/inf"))
+    histograms = {"held-out digits": e_digits}
+    labels = {"noise": "uniform noise in [-1, 1]", "shuffled": "held-out digits with their pixels shuffled"}
+    for key, images in negatives.items():
+        e_other, _ = energies(images, labels[key])
+        histograms[labels[key]] = e_other
+        value = oracle.auroc(np.nan_to_num(e_digits, nan=np.inf), np.nan_to_num(e_other, nan=-np.inf))
+        fraction = _auroc_fraction(value)
+        earned += TRAIN_POINTS[key] * fraction
+        verdict = "ok" if fraction == 1 else "half credit" if fraction else "not separated"
+        if value < 0.3:
+            verdict += " (digits get HIGHER energy: is a sign flipped? Lower energy must mean more likely)"
+        lines.append(f"- {EVAL_DIGITS:,} held-out digits vs {EVAL_DIGITS:,} {labels[key]}: AUROC {value:.4f} "
+                     f"(full credit ≥ {AUROC_FULL:g}, half ≥ {AUROC_HALF:g}): {verdict}")
+    figures = _energy_figure(ctx, histograms)
+    return Outcome(earned / sum(TRAIN_POINTS.values()),
+                   f"train_ebm(train digits, n_iters={TRAIN_ITERS}, seed=0) on {len(train):,} digits; AUROC = P(a held-out "
+                   "digit gets lower energy than a negative image):\n" + "\n".join(lines), figures)
+
+
+def _energy_figure(ctx: CheckContext, energies: dict[str, np.ndarray]) -> tuple[str, ...]:
+    from grader.report.p3_figures import energy_histograms  # noqa: PLC0415 - matplotlib only when drawing
+
+    path, relative = ctx.figure_path("energies")
+    energy_histograms(path, energies, f"Problem 3: energies after train_ebm({TRAIN_ITERS} iterations)")
+    return (relative,)
+
+
+# ---------------------------------------------------------------------------------- 3.checkpoint
+CHECKPOINT = "p3_energy.pt"
+SAMPLES = 200
+SAMPLER_SEED = 0
+# rating -> (noise-like level: 0 credit, full-credit level); linear in between, the fraction is the mean
+RATING_SCALE = {"confidence": (0.15, 0.60), "classes": (1, 7), "frechet": (1300.0, 600.0)}
+
+
+def rating_fraction(confidence: float, classes: int, frechet: float) -> tuple[float, dict[str, float]]:
+    """The check's fraction for a sample rating, and each rating's own fraction."""
+    values = {"confidence": confidence, "classes": classes, "frechet": frechet}
+    parts = {}
+    for name, (zero, full) in RATING_SCALE.items():
+        parts[name] = float(np.clip((values[name] - zero) / (full - zero), 0.0, 1.0))
+    return float(np.mean(list(parts.values()))), parts
+
+
+@check("3.checkpoint", part="3", points=10, module=P3, timeout_s=180,
+       title="p3_energy.pt: loads into your EnergyNet; samples from the grader's Langevin sampler rated by a digit classifier")
+def check_checkpoint(ctx: CheckContext) -> Outcome:
+    from grader.oracles.mnist_judge import SAMPLER, rate_samples  # noqa: PLC0415 - torch only when Problem 3 runs
+
+    path = ctx.submission.file(CHECKPOINT)
+    if path is None:
+        return Outcome(0.0, f"{CHECKPOINT} is not in the submission: hand in the state_dict of your trained EnergyNet "
+                            f"(torch.save(model.state_dict(), '{CHECKPOINT}')).")
+    device = ctx.options.device
+    if device.startswith("cuda"):
+        import torch  # noqa: PLC0415
+
+        if not torch.cuda.is_available():
+            return Outcome(0.0, f"grader configuration: --device {device} was given but CUDA is not available on this "
+                                "machine; grade again with --device cpu (this is not the submission's fault).")
+    report = ctx.probe("checkpoint_samples", ctx.ref("EnergyNet"), str(path), SAMPLES, SAMPLER_SEED, device=device, **SAMPLER)
+    if report.get("grader_error"):
+        return Outcome(0.0, f"grader configuration: {report['problem']}; grade again with --device cpu (not the submission's fault).")
+    if report["problem"]:
+        return Outcome(0.0, f"{report['problem']}.")
+    samples = as_array(report["samples"], "samples", shape=(SAMPLES, *IMAGE), allow_nan=True)
+    import torch  # noqa: PLC0415
+
+    rating = rate_samples(torch.from_numpy(samples.astype(np.float32)))
+    fraction, parts = rating_fraction(rating.mean_confidence, rating.n_classes, rating.frechet)
+    notes = "".join(f" Note: {note}." for note in report.get("notes", []))
+    nans = int(np.sum(~np.isfinite(samples)))
+    if nans:
+        notes += f" {nans} sample values were NaN/inf (rated as black pixels)."
+    full = RATING_SCALE
+    lines = [f"- mean classifier confidence {rating.mean_confidence:.3f} (noise ≈ 0.10, full credit ≥ {full['confidence'][1]:g}; "
+             f"the reference's checkpoint ≈ 0.82)",
+             f"- digit classes among the argmaxes (≥ {rating.min_count} samples each): {rating.n_classes} of 10 "
+             f"(noise 1, full credit ≥ {full['classes'][1]}; the reference 9); histogram 0-9: {list(rating.class_histogram)}",
+             f"- Fréchet distance of the classifier's features to held-out digits {rating.frechet:.0f} (noise ≈ 1,430, "
+             f"full credit ≤ {full['frechet'][1]:g}; the reference ≈ 320; 200 real digits ≈ 20)"]
+    figures = _samples_figure(ctx, samples, rating.mean_confidence, rating.n_classes, rating.frechet)
+    return Outcome(fraction, f"{SAMPLES} chains of {SAMPLER['n_steps']} SGLD steps from uniform noise on your EnergyNet with "
+                             f"p3_energy.pt loaded (step_size {SAMPLER['step_size']:g}, noise_std {SAMPLER['noise_std']:g}, "
+                             f"grad_clip {SAMPLER['grad_clip']:g}: the settings the template states), rated by the grader's "
+                             "digit classifier; each rating scores linearly from the noise level (0) to the full-credit "
+                             f"level, and the check gets their mean ({', '.join(f'{k} {v:.2f}' for k, v in parts.items())})."
+                             f"{notes}\n" + "\n".join(lines), figures)
+
+
+REFERENCE_SAMPLES = "p3_reference_samples.npz"  # 64 samples of the reference checkpoint (benchmarks/bench_p3.py writes it)
+
+
+def _samples_figure(ctx: CheckContext, samples: np.ndarray, confidence: float, classes: int, frechet: float) -> tuple[str, ...]:
+    from grader.report.p3_figures import sample_grids  # noqa: PLC0415 - matplotlib only when drawing
+
+    panels = {f"your p3_energy.pt (confidence {confidence:.2f}, {classes} classes, Fréchet {frechet:.0f})": samples[:64]}
+    reference = _reference_samples()
+    if reference is not None:
+        panels["the reference's p3_energy.pt, same sampler"] = reference
+    path, relative = ctx.figure_path("samples")
+    sample_grids(path, panels, "Problem 3: samples of the grader's Langevin sampler (200 steps from uniform noise)")
+    return (relative,)
+
+
+def _reference_samples() -> np.ndarray | None:
+    from pathlib import Path  # noqa: PLC0415
+
+    path = Path(__file__).resolve().parents[2] / "assets" / REFERENCE_SAMPLES
+    if not path.exists():
+        return None
+    with np.load(path) as data:
+        return data["samples"].astype(np.float64) / 127.5 - 1.0
