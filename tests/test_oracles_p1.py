@@ -9,19 +9,10 @@ import pytest
 import torch
 from scipy import integrate, linalg, stats
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from grader.checks.p1 import field_build  # noqa: E402
-from grader.oracles import p1 as oracle  # noqa: E402
-from grader.runner.child_library import BUILDERS  # noqa: E402
+from grader.checks.p1 import field_build
+from grader.oracles import p1 as oracle
+from grader.runner.child_library import BUILDERS
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small-tensor ODE work: intra-op threads only add synchronisation (badly so on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _grid(n: int, low: float = -4.0, high: float = 4.0) -> tuple[np.ndarray, np.ndarray]:

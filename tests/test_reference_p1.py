@@ -2,31 +2,20 @@
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from grader.checks.p1 import field_build  # noqa: E402
-from grader.oracles import p1 as oracle  # noqa: E402
-from grader.runner.child_library import BUILDERS  # noqa: E402
-from reference import p1_change_of_variables as ref  # noqa: E402
+from grader.checks.p1 import field_build
+from grader.oracles import p1 as oracle
+from grader.runner.child_library import BUILDERS
+from reference import p1_change_of_variables as ref
 
 DTYPES = [torch.float32, torch.float64]
 # (rtol, atol) of the reference against the float64 oracles, per dtype
 TOL = {torch.float64: (1e-7, 1e-10), torch.float32: (2e-4, 2e-6)}
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small-tensor ODE work: intra-op threads only add synchronisation (badly so on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def torch_field(field):

@@ -13,14 +13,6 @@ from reference.p3_ebm import EnergyNet, ReplayBuffer, cd_loss, langevin_sample, 
 SOURCE = Path(__file__).resolve().parents[1] / "reference" / "p3_ebm.py"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny convolutions run far faster on one thread, and much more steadily on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def quadratic(x: torch.Tensor) -> torch.Tensor:
     """E(x) = ½|x|² per sample, so ∇_x Σ E = x."""
