@@ -294,3 +294,36 @@ PROBES: dict[str, Callable[..., Any]] = {
     "model_energies": model_energies,
     "checkpoint_samples": checkpoint_samples,
 }
+
+
+# ---------------------------------------------------------------------------------- Problem 4
+def coupling_jacobian(coupling: Callable[..., Any], x: torch.Tensor, mask: torch.Tensor, s_net: nn.Module,
+                      t_net: nn.Module) -> dict[str, Any]:
+    """A student's `coupling(x, mask, s_net, t_net)`: its `(y, log_det)` and the autograd Jacobians ∂y/∂x `(N, D, D)`."""
+    y, log_det = coupling(x, mask, s_net, t_net)
+    jac = batch_jacobian(lambda inputs: coupling(inputs, mask, s_net, t_net)[0], x)
+    return {"y": _detach(y), "log_det": _detach(log_det) if _is_tensor(log_det) else log_det, "jacobian": jac}
+
+
+def batched_no_grad(fn: Callable[[torch.Tensor], Any], x: torch.Tensor, batch_size: int = 4096) -> Any:
+    """`fn` over `x` in batches without autograd (a model's `log_prob` on a large grid), concatenated."""
+    with _no_grad():
+        outputs = [fn(chunk) for chunk in x.split(batch_size)]
+    if not all(_is_tensor(out) for out in outputs):
+        return outputs[0]  # let the grader describe what came back
+    return _cat([_detach(out) for out in outputs])
+
+
+def perturb_parameters(module: nn.Module, scale: float, seed: int) -> int:
+    """Add `scale` × standard normal noise to every floating-point parameter of `module`, in place; returns how many."""
+    generator = _Generator().manual_seed(int(seed))
+    count = 0
+    with _no_grad():
+        for param in module.parameters():
+            if param.is_floating_point():
+                param.add_(scale * _randn(param.shape, generator=generator).to(param.dtype))
+                count += 1
+    return count
+
+
+PROBES.update(coupling_jacobian=coupling_jacobian, batched_no_grad=batched_no_grad, perturb_parameters=perturb_parameters)
