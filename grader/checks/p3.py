@@ -12,8 +12,8 @@ docs/p3_calibration.md for the tables):
 - `3.train_ebm`: the reference trains for `TRAIN_ITERS` = 150 iterations in 18-38 s; its energy
   separates held-out digits from uniform noise with AUROC 1.0000 and from pixel-shuffled
   held-out digits with 0.9991-0.9997 (seeds 0-2); a correct alternative (another network and
-  other hyperparameters, `tests/corpus/p3/correct_alternative.py`) gives 1.0000 and
-  0.997-0.999. An untrained `EnergyNet` gives 0.02-0.66 on noise and 0.27-0.70 on shuffled
+  other hyperparameters, `tests/corpus/p3/correct_alternative.py`, 27-36 s) gives 1.0000 and
+  0.9999-1.0000. An untrained `EnergyNet` gives 0.02-0.66 on noise and 0.27-0.70 on shuffled
   digits. Full credit per comparison at `AUROC_FULL` = 0.9, half at `AUROC_HALF` = 0.8.
 - `3.checkpoint`: 200 chains of the grader's own sampler (`mnist_judge.SAMPLER`, seed 0) from
   the submitted `p3_energy.pt`. The reference checkpoint rates 0.82-0.84 confidence, 9 classes,
@@ -358,8 +358,12 @@ def _capacity_case(ctx: CheckContext) -> Callable[[], tuple[float, str | None]]:
             code = (rows[:, 0] - 2) * 256
             stored = (np.ptp(rows, axis=1) == 0) & (code == np.round(code)) & (code >= 0) & (code < pushed)
             if not stored.all():
+                noise = int(_noise_rows(rows).sum())
+                if noise == int((~stored).sum()):
+                    return 0.0, (f"with reinit_prob = 0, {noise} of 600 sampled rows are fresh noise: the reinit_prob passed "
+                                 "in is not used")
                 return 0.0, (f"after pushing {pushed} rows, with reinit_prob = 0, {int((~stored).sum())} of 600 sampled rows "
-                             "are not rows that were pushed")
+                             "are neither noise nor rows that were pushed")
             seen = len(np.unique(rows[:, 0]))
             if seen > capacity:
                 return 0.0, f"after pushing {pushed} rows, 600 samples hold {seen} different stored rows: more than capacity = {capacity}"

@@ -1,0 +1,8 @@
+# Gradient ascent: the step climbs the energy (x + step_size * g) instead of descending it.
+def sgld_step(x, energy, step_size, noise_std, noise=None, grad_clip=None):
+    point = x.detach().clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(energy(point).sum(), point)
+    if grad_clip is not None:
+        g = g.clamp(-grad_clip, grad_clip)
+    eps = torch.randn_like(point) if noise is None else noise
+    return (point.detach() + step_size * g + noise_std * eps).clamp(-1.0, 1.0)

@@ -1,0 +1,174 @@
+"""Problem 3 end to end: reference full, template zero, every corpus mistake caught precisely.
+
+The slow parts (the short training, the checkpoint's sampling) run only where a case needs them.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy import linalg
+
+from grader.checks.p3 import RATING_SCALE, chain_cases, rating_fraction
+from grader.oracles import p3 as oracle
+
+from helpers import CORPUS, REFERENCE, TEMPLATE, by_id, grade, patched_submission
+
+P3 = "p3_ebm"
+CODE = {"3.sgld_step", "3.langevin", "3.buffer", "3.cd_loss"}
+ALL = CODE | {"3.train_ebm", "3.checkpoint"}
+
+
+def test_reference_scores_full_marks(tmp_path):
+    run = grade(REFERENCE, tmp_path, ids=ALL)
+    assert {r.id: r.status for r in run.results} == dict.fromkeys(ALL, "passed"), [r.output for r in run.results]
+    assert run.score == run.max_score == 35.0
+    results = by_id(run)
+    for check_id in ("3.train_ebm", "3.checkpoint"):
+        assert results[check_id].figures and all((tmp_path / f).exists() for f in results[check_id].figures)
+
+
+def test_template_scores_zero_with_not_implemented(tmp_path):
+    run = grade(TEMPLATE, tmp_path, ids=ALL)
+    assert run.score == 0.0
+    results = by_id(run)
+    assert all("not implemented" in results[c].output for c in ALL - {"3.checkpoint"}), [r.output for r in run.results]
+    assert "p3_energy.pt is not in the submission" in results["3.checkpoint"].output
+
+
+def test_code_checks_are_deterministic(tmp_path):
+    first = grade(REFERENCE, tmp_path / "a", ids=CODE)
+    second = grade(REFERENCE, tmp_path / "b", ids=CODE)
+    assert [(r.id, r.score, r.output) for r in first.results] == [(r.id, r.score, r.output) for r in second.results]
+
+
+# case -> ({check id: expected score}, substring of the feedback of the first check listed)
+MISTAKES = {
+    "sgld_ascent": ({"3.sgld_step": 2.4, "3.langevin": 0.0}, "gradient ascent"),
+    "noise_omitted": ({"3.sgld_step": 1.2, "3.langevin": 4 / 3}, "the noise term is missing"),
+    "param_gradient": ({"3.sgld_step": 2.4}, "gradient with respect to the energy's parameters"),
+    "backward_side_effects": ({"3.sgld_step": 4.8, "3.langevin": 4.0}, "parameter gradients were changed"),
+    "buffer_never_reinit": ({"3.buffer": 2.0}, "no row was re-initialised"),
+    "buffer_hardcoded_rate": ({"3.buffer": 2.0}, "that is reinit_prob = 0.05, not the 0.3 passed in"),
+    "buffer_unbounded": ({"3.buffer": 3.0}, "more than capacity = 50"),
+    "loss_sign_flipped": ({"3.cd_loss": 0.0}, "the contrastive term has the wrong sign"),
+    "no_regulariser": ({"3.cd_loss": 1.0}, "regulariser alpha * (mean E(x_real)² + mean E(x_fake)²) is missing"),
+    "alpha_ignored": ({"3.cd_loss": 1.0}, "alpha = 0.5 was ignored"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MISTAKES))
+def test_classic_mistakes_lose_the_right_points(tmp_path, case):
+    scores, feedback = MISTAKES[case]
+    folder = patched_submission(tmp_path / "sub", P3, CORPUS / "p3" / f"{case}.py")
+    results = by_id(grade(folder, tmp_path / "out", ids=set(scores)))
+    for check_id, score in scores.items():
+        assert results[check_id].score == pytest.approx(score, abs=1e-3), (check_id, results[check_id].output)
+    first = results[next(iter(scores))]
+    assert feedback in first.output, first.output
+
+
+def test_noise_omitted_is_named_in_every_failing_case(tmp_path):
+    folder = patched_submission(tmp_path / "sub", P3, CORPUS / "p3" / "noise_omitted.py")
+    results = by_id(grade(folder, tmp_path / "out", ids={"3.sgld_step", "3.langevin"}))
+    assert results["3.sgld_step"].output.count("the noise term is missing") == 3
+    assert "no noise was added" in results["3.sgld_step"].output
+    assert results["3.langevin"].output.count("no spread: the noise term is missing") == 2
+
+
+def test_correct_alternative_scores_full_on_the_code_checks(tmp_path):
+    folder = patched_submission(tmp_path / "sub", P3, CORPUS / "p3" / "correct_alternative.py")
+    run = grade(folder, tmp_path / "out", ids=CODE)
+    assert run.score == run.max_score == 18.0, [r.output for r in run.results if r.status != "passed"]
+
+
+def _with_checkpoint(tmp_path, payload) -> object:
+    folder = patched_submission(tmp_path / "sub", P3, None)
+    if payload is not None:
+        torch.save(payload, folder / "p3_energy.pt")
+    return folder
+
+
+def test_untrained_checkpoint_scores_zero(tmp_path):
+    from reference.p3_ebm import EnergyNet
+
+    torch.manual_seed(0)
+    folder = _with_checkpoint(tmp_path, EnergyNet().state_dict())
+    result = by_id(grade(folder, tmp_path / "out", ids={"3.checkpoint"}))["3.checkpoint"]
+    assert result.score == 0.0, result.output
+    assert "mean classifier confidence 0.10" in result.output and "1 of 10" in result.output
+    assert result.figures and (tmp_path / "out" / result.figures[0]).exists()
+
+
+@pytest.mark.parametrize("payload, feedback", [
+    ("whole_model", "save model.state_dict() instead"),
+    ("other_net", "does not fit your EnergyNet(): missing keys"),
+    ("nested", "holds a dict under 'model'"),
+    (None, "p3_energy.pt is not in the submission"),
+])
+def test_unusable_checkpoints_get_clear_messages(tmp_path, payload, feedback):
+    from reference.p3_ebm import EnergyNet
+
+    other = torch.nn.Linear(3, 2).state_dict()
+    payloads = {"whole_model": EnergyNet(), "other_net": other, "nested": {"model": other, "epoch": 3}, None: None}
+    folder = _with_checkpoint(tmp_path, payloads[payload])
+    result = by_id(grade(folder, tmp_path / "out", ids={"3.checkpoint"}))["3.checkpoint"]
+    assert result.score == 0.0 and feedback in result.output, result.output
+
+
+# ---------------------------------------------------------------------------------- oracles
+def test_chain_law_tends_to_the_discrete_lyapunov_solution():
+    case = chain_cases()["stationary"].case
+    eta, sigma = 2e-3, 0.03
+    a = np.eye(case.dim) - eta * case.precision
+    _, cov = oracle.chain_law(case, 10_000, eta, sigma)
+    assert np.allclose(cov, linalg.solve_discrete_lyapunov(a, sigma**2 * np.eye(case.dim)), rtol=1e-10, atol=1e-14)
+    assert np.allclose(cov, oracle.stationary_covariance(case, eta, sigma))
+    continuous = sigma**2 / (2 * eta) * np.linalg.inv(case.precision)
+    assert not np.allclose(cov, continuous, rtol=0.05)  # the difference the check must not ignore
+
+
+def test_chain_law_matches_a_simulated_chain():
+    cc = chain_cases()["short"]
+    rng = np.random.default_rng(0)
+    x = cc.x0.reshape(len(cc.x0), -1).astype(np.float64)[:5000]
+    for _ in range(cc.n_steps):
+        x = x - cc.eta * (x - cc.case.mean) @ cc.case.precision + cc.sigma * rng.normal(size=x.shape)
+    power, cov = oracle.chain_law(cc.case, cc.n_steps, cc.eta, cc.sigma)
+    start = cc.x0.reshape(len(cc.x0), -1)[:5000] - cc.case.mean
+    fit = oracle.gaussian_fit(x - cc.case.mean - start @ power.T, cov)
+    assert fit.mean_p > 1e-3 and fit.cov_z < 5
+
+
+def test_auroc_and_binomial_test():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=300), rng.normal(0.5, size=200)
+    brute = np.mean((a[:, None] < b[None, :]) + 0.5 * (a[:, None] == b[None, :]))
+    assert oracle.auroc(a, b) == pytest.approx(brute)
+    assert oracle.auroc(np.zeros(3), np.zeros(4)) == 0.5
+    assert oracle.binomial_p_value(300, 6000, 0.05) > 0.5
+    assert oracle.binomial_p_value(300, 6000, 0.3) < 1e-100
+
+
+def test_cd_loss_gradient_oracle_against_finite_differences():
+    case = oracle.GaussianCase(np.array([0.1, -0.2]), np.array([[2.0, 0.3], [0.3, 1.0]]), scale=1.3)
+    rng = np.random.default_rng(2)
+    real, fake = rng.normal(size=(5, 2)), rng.normal(size=(5, 2))
+    grads = oracle.cd_loss_gradients(case, real, fake, 0.25)
+    h = 1e-6
+    for i in range(2):
+        shift = np.eye(2)[i] * h
+        up = oracle.GaussianCase(case.mean + shift, case.precision, case.scale)
+        down = oracle.GaussianCase(case.mean - shift, case.precision, case.scale)
+        numeric = (oracle.cd_loss_value(up, real, fake, 0.25) - oracle.cd_loss_value(down, real, fake, 0.25)) / (2 * h)
+        assert grads["mean"][i] == pytest.approx(numeric, rel=1e-6)
+    up, down = (oracle.GaussianCase(case.mean, case.precision, case.scale + s) for s in (h, -h))
+    numeric = (oracle.cd_loss_value(up, real, fake, 0.25) - oracle.cd_loss_value(down, real, fake, 0.25)) / (2 * h)
+    assert float(grads["scale"]) == pytest.approx(numeric, rel=1e-6)
+
+
+def test_rating_scale_gives_the_reference_full_and_noise_nothing():
+    assert rating_fraction(0.82, 9, 340.0)[0] == 1.0  # the reference checkpoint, worst of three sampler seeds
+    assert rating_fraction(0.103, 1, 1430.5)[0] == 0.0  # uniform noise / an untrained network
+    middle, parts = rating_fraction(0.375, 4, 950.0)
+    assert middle == pytest.approx(0.5) and set(parts) == set(RATING_SCALE)
