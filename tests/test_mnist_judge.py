@@ -106,3 +106,29 @@ def test_grader_langevin_clips_the_gradient() -> None:
     x = grader_langevin(steep, 3, n_steps=1, step_size=1.0, noise_std=0.0, seed=1, grad_clip=0.01)
     x0 = grader_langevin(steep, 3, n_steps=0, step_size=1.0, noise_std=0.0, seed=1)
     assert torch.allclose(x, (x0 - 0.01).clamp(-1, 1))
+
+
+def test_the_judge_samples_with_the_child_library_sampler(tmp_path) -> None:
+    """One sampler: mnist_judge re-exports child_library's, and the checkpoint probe uses it too."""
+    from grader.oracles import mnist_judge
+    from grader.runner import child_library
+    from reference.p3_ebm import EnergyNet
+
+    assert mnist_judge.grader_langevin is child_library.grader_langevin
+    torch.manual_seed(0)
+    net = EnergyNet()
+    torch.save(net.state_dict(), tmp_path / "p3_energy.pt")
+    settings = dict(n_steps=3, step_size=10.0, noise_std=0.005, grad_clip=0.03)
+    report = child_library.checkpoint_samples(EnergyNet, str(tmp_path / "p3_energy.pt"), 4, 7, **settings)
+    assert report["problem"] is None
+    assert torch.allclose(report["samples"], grader_langevin(net.eval(), 4, seed=7, **settings), atol=1e-6)
+    assert all(p.grad is None for p in net.parameters())
+
+
+def test_the_sampler_runs_on_the_requested_device() -> None:
+    quadratic = lambda x: 0.5 * x.flatten(1).pow(2).sum(1)  # noqa: E731
+    on_cpu = grader_langevin(quadratic, 3, n_steps=2, step_size=0.1, noise_std=0.5, seed=4, device="cpu")
+    assert torch.equal(on_cpu, grader_langevin(quadratic, 3, n_steps=2, step_size=0.1, noise_std=0.5, seed=4))
+    if torch.cuda.is_available():
+        on_gpu = grader_langevin(quadratic, 3, n_steps=2, step_size=0.1, noise_std=0.5, seed=4, device="cuda")
+        assert on_gpu.device.type == "cpu" and torch.allclose(on_gpu, on_cpu, atol=1e-5)
