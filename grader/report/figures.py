@@ -56,3 +56,29 @@ def histogram_beside_density(path: Path, samples: np.ndarray, density: np.ndarra
     histogram = counts.T / (len(samples) * (edges[1] - edges[0]) ** 2)  # row = y, like the heatmap
     heatmaps(path, {f"histogram of {len(samples):,} simulated samples": histogram, "density_on_grid": density},
              extent, title)
+
+
+def moons_flow(path: Path, data: np.ndarray, samples: np.ndarray, log_density: np.ndarray,
+               extent: tuple[float, float, float, float], title: str, floor: float = 12.0) -> None:
+    """Three panels on `extent` (x0, x1, y0, y1): the data, a model's samples (both (N, 2)) and its log-density (row = y).
+
+    The log-density is shown down to `floor` nats below its maximum; NaN (not computed) is blank.
+    """
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
+    for ax, points, label, colour in ((axes[0], data, f"fresh moons ({len(data):,})", "black"),
+                                      (axes[1], samples, f"your samples ({len(samples):,})", "tab:blue")):
+        ax.scatter(points[:, 0], points[:, 1], s=1.5, c=colour, alpha=0.6, linewidths=0)
+        ax.set_title(label, fontsize=10)
+    finite = log_density[np.isfinite(log_density)]
+    top = float(finite.max()) if finite.size else 0.0
+    shown = axes[2].imshow(np.clip(log_density, top - floor, None), origin="lower", extent=extent, cmap="magma", aspect="auto")
+    axes[2].set_title("your log_prob", fontsize=10)
+    fig.colorbar(shown, ax=axes[2], fraction=0.046, pad=0.04)
+    for ax in axes:
+        ax.set_xlim(extent[:2])
+        ax.set_ylim(extent[2:])
+        ax.set_aspect("equal" if ax is not axes[2] else "auto")
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

@@ -1,0 +1,514 @@
+"""Problem 4 checks: a RealNVP flow on the moons (35 points).
+
+Expected values come from `grader.oracles.p4` (the coupling formula evaluated in float64
+numpy on the grader's own random s/t networks), from autograd Jacobians of the student's own
+functions (taken in the child by `child_library` probes) and from the exact law of the moons
+(`grader.oracles.moons`: its entropy, the optimum NLL, and its arcs), never from `reference/`.
+
+The training checks run the student's `train_realnvp(data, TRAIN_STEPS, 0)` once per grading
+run (`_trained`), on `N_TRAIN` moons from a private seed, and keep the model in the child; the
+later checks reuse it. Calibration (docs/p4_calibration.md; `tools/calibrate_p4.py`, one torch
+thread on the loaded 2-core machine): the reference and two correct alternatives in other
+styles, ten runs each (training seed k on data seed DATA_SEED + k; run 0 is the grader's):
+see `NLL_FULL`, `NEAR_FULL` and `COVERAGE_FULL` below for the measured ranges.
+"""
+from __future__ import annotations
+
+import functools
+import time
+import weakref
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from grader.checks.cases import per_case
+from grader.checks.context import CheckContext
+from grader.checks.registry import Outcome, check
+from grader.instance import INSTANCE
+from grader.oracles import p4 as oracle
+from grader.oracles.moons import moons_entropy, sample_moons
+from grader.oracles.p4 import MLPNet
+from grader.runner.normalize import WrongOutput, as_array, as_tuple
+from grader.runner.sandbox import Build, Handle, StudentCodeError
+
+P4 = "p4_realnvp"
+NOISE = INSTANCE.moons_noise
+
+# ---------------------------------------------------------------------------------- the training run
+TRAIN_STEPS = 1000  # the reference: ~30 s of one free core (docs/p4_calibration.md)
+TRAIN_TIMEOUT_S = 150.0  # ~4x the reference on the loaded machine; times --time-scale
+N_TRAIN = 10_000
+N_HELD_OUT = 20_000
+DATA_SEED = 58_213  # private: never printed in feedback
+HELD_OUT_SEED = 91_607  # private
+SAMPLE_SEED = 4_242
+N_SAMPLES = 2000
+MASS_LOW, MASS_HIGH, MASS_SPACING = (-3.0, -2.5), (4.0, 3.0), 0.025
+
+# ---------------------------------------------------------------------------------- thresholds
+COUPLING_RTOL, COUPLING_ATOL = 1e-4, 1e-4  # float32 networks against the float64 oracle: errors ~1e-6
+FLOW_ATOL, FLOW_RTOL = 2e-3, 1e-4  # log-densities of a float32 flow against its autograd Jacobian
+INVERSE_TOL = 1e-3  # |inverse(forward(x)) - x| / (1 + |x|)
+PERTURB_SCALE = 0.2  # noise added to a fresh RealNVP()'s parameters, so its couplings are not the identity
+Z_MEAN_TOL, Z_COV_TOL = 0.15, 0.2  # forward(sample(2000)) against N(0, I): ~7 standard errors
+BUG_SIGMAS = 4.0  # NLL below the entropy by more than this many standard errors: not a density
+MASS_TOL = 0.05  # |mass on the grid - 1|; correct flows: see the calibration
+NLL_FULL, NLL_ZERO = 0.40, 0.70  # held-out NLL: full credit at or below, nothing at or above, linear between
+NEAR_FULL, NEAR_ZERO = 0.90, 0.60  # share of samples within 3 sigma of the arcs (real data: 0.99)
+COVERAGE_FULL, COVERAGE_ZERO = 0.10, 0.30  # TV distance of the near samples' 12 arc segments from uniform
+
+
+def mass_grid() -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Cell midpoints of the density-mass grid: `(points (N, 2) float32, xs, ys, cell area)`, x fastest."""
+    xs = np.arange(MASS_LOW[0] + MASS_SPACING / 2, MASS_HIGH[0], MASS_SPACING)
+    ys = np.arange(MASS_LOW[1] + MASS_SPACING / 2, MASS_HIGH[1], MASS_SPACING)
+    gx, gy = np.meshgrid(xs, ys)
+    return np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32), xs, ys, MASS_SPACING**2
+
+
+def _close(a: np.ndarray, b: np.ndarray, rtol: float = COUPLING_RTOL, atol: float = COUPLING_ATOL) -> bool:
+    return bool(np.allclose(a, b, rtol=rtol, atol=atol))
+
+
+# ---------------------------------------------------------------------------------- couplings
+@dataclass(frozen=True)
+class CouplingCase:
+    """A coupling handed to student code: mask, the grader's s/t networks, the points."""
+
+    label: str  # shown in feedback; never the mask of a random case or the weights
+    mask: np.ndarray  # 0/1, in the points' dtype
+    s_net: MLPNet
+    t_net: MLPNet
+    x: np.ndarray
+
+    def build(self, net: MLPNet) -> Build:
+        return Build("mlp", {"weights": [W.astype(np.float32) for W in net.weights],
+                             "biases": [b.astype(np.float32) for b in net.biases]})
+
+    @property
+    def nets(self) -> tuple[Build, Build]:
+        return self.build(self.s_net), self.build(self.t_net)
+
+    def forward(self, mistake: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        return oracle.coupling_forward(self.x.astype(np.float64), self.mask, self.s_net, self.t_net, mistake)
+
+
+@functools.cache
+def coupling_cases() -> tuple[CouplingCase, ...]:
+    rng = np.random.default_rng(4101)
+
+    def case(label: str, mask: list[int], dtype=np.float32, n: int = 128) -> CouplingCase:
+        d = len(mask)
+        s_net, t_net = oracle.random_mlp(rng, d, 16, 0.5), oracle.random_mlp(rng, d, 16, 1.0)
+        x = (rng.normal(size=(n, d)) * 1.2).astype(dtype)
+        return CouplingCase(label, np.asarray(mask, dtype=dtype), s_net, t_net, x)
+
+    def random_mask(d: int) -> list[int]:
+        mask = rng.permutation([1] * (d // 2) + [0] * (d - d // 2))
+        return [int(v) for v in mask]
+
+    return (case("D = 2, mask [1, 0]", [1, 0]), case("D = 2, mask [0, 1]", [0, 1]),
+            case("D = 6, a random mask", random_mask(6)),
+            case("D = 6, another random mask, float64 points and mask", random_mask(6), np.float64))
+
+
+def _wrong_at(a: np.ndarray, b: np.ndarray) -> str:
+    bad = ~np.isclose(a, b, rtol=COUPLING_RTOL, atol=COUPLING_ATOL)
+    rows = int(np.sum(bad.reshape(len(a), -1).any(axis=1)))
+    return f"wrong at {rows} of {len(a)} points (largest error {np.max(np.abs(a - b)):.3g})"
+
+
+FORWARD_Y = {
+    "unmasked": "s and t were computed from the full x, not from mask * x: the layer is then not invertible "
+                "(the inverse cannot recompute s and t) and its Jacobian is not triangular",
+    "exp_confusion": "y uses x * s + t: the scale is exp(s), y = x * exp(s) + t on the coordinates with mask == 0",
+    "mask_inverted": "the mask's roles are swapped: coordinates with mask == 1 must pass through unchanged and "
+                     "condition the others (those with mask == 0 are scaled and shifted)",
+}
+FORWARD_LOG_DET = {
+    "sign": "log_det has the wrong sign: log|det ∂y/∂x| = +Σ_j (1 - mask_j) s_j",
+    "no_log_det": "log_det is zero: the log-determinant Σ_j (1 - mask_j) s_j is missing",
+    "all_dims": "log_det sums s over every coordinate: only the transformed ones count, Σ_j (1 - mask_j) s_j",
+    "mask_inverted": "log_det sums s over the coordinates with mask == 1: use Σ_j (1 - mask_j) s_j",
+}
+
+
+def diagnose_forward(y: np.ndarray, log_det: np.ndarray, case: CouplingCase) -> tuple[float, list[str]]:
+    """Half the credit for `y`, half for `log_det`, and what is wrong with each."""
+    expected_y, expected_ld = case.forward()
+    problems, fraction = [], 0.0
+    if _close(y, expected_y):
+        fraction += 0.5
+    else:
+        named = next((text for mistake, text in FORWARD_Y.items() if _close(y, case.forward(mistake)[0])), None)
+        m = case.mask.astype(bool)
+        moved = not _close(y[:, m], case.x[:, m].astype(np.float64), 0, 0)
+        problems.append(named or ("y changes the coordinates with mask == 1: they must pass through unchanged" if moved
+                                  else f"y is {_wrong_at(y, expected_y)}"))
+    if _close(log_det, expected_ld):
+        fraction += 0.5
+    else:
+        named = next((text for mistake, text in FORWARD_LOG_DET.items() if _close(log_det, case.forward(mistake)[1])), None)
+        problems.append(named or f"log_det is {_wrong_at(log_det, expected_ld)}")
+    return fraction, problems
+
+
+def _student_coupling(ctx: CheckContext, name: str, points: np.ndarray, case: CouplingCase) -> tuple[np.ndarray, np.ndarray]:
+    label = f"{name}(x, mask, s_net, t_net)"
+    out, log_det = as_tuple(ctx.call(name, points, case.mask, *case.nets), label, 2)
+    return as_array(out, f"the first output of {label}", shape=points.shape), as_array(log_det, f"log_det of {label}", shape=(len(points),))
+
+
+@check("4.coupling_forward", part="4", points=5, module=P4, timeout_s=20,
+       title="coupling_forward against the oracle: random s/t MLPs and masks, D = 2 and 6")
+def check_coupling_forward(ctx: CheckContext) -> Outcome:
+    def run_case(case: CouplingCase):
+        def run() -> tuple[float, str | None]:
+            fraction, problems = diagnose_forward(*_student_coupling(ctx, "coupling_forward", case.x, case), case)
+            return fraction, "; ".join(problems) or None
+        return run
+
+    fraction, lines = per_case([(case.label, run_case(case)) for case in coupling_cases()])
+    return Outcome(fraction, "y = mask*x + (1-mask)*(x*exp(s) + t) with s, t of mask*x, and log_det = Σ (1-mask) s, against "
+                             f"a float64 computation with the same networks (rtol {COUPLING_RTOL:g}); half of each case for y, "
+                             f"half for log_det:\n{lines}")
+
+
+INVERSE_X = {
+    "forward": "coupling_inverse applies the forward map again: undo it, x = (y - t) * exp(-s) on the coordinates with mask == 0",
+    "exp_sign": "x = (y - t) * exp(s): the inverse divides by exp(s), x = (y - t) * exp(-s)",
+    "order": "x = y * exp(-s) - t: subtract t first, then divide by exp(s): x = (y - t) * exp(-s)",
+    "unmasked": "s and t were computed from the full y, not from mask * y (= mask * x): the inverse must recompute "
+                "exactly the s and t of the forward pass",
+}
+INVERSE_LOG_DET = {
+    "sign": "log_det has the forward map's sign: the inverse's log-determinant is -Σ_j (1 - mask_j) s_j",
+    "no_log_det": "log_det is zero: the inverse's log-determinant -Σ_j (1 - mask_j) s_j is missing",
+}
+
+
+def diagnose_inverse(x: np.ndarray, log_det: np.ndarray, case: CouplingCase) -> tuple[float, list[str]]:
+    """`coupling_inverse(y)` for `y` = the oracle's forward image of `case.x`: half for x, half for log_det."""
+    y, forward_ld = case.forward()
+    problems, fraction = [], 0.0
+    expected_x = case.x.astype(np.float64)
+    if _close(x, expected_x):
+        fraction += 0.5
+    else:
+        named = next((text for mistake, text in INVERSE_X.items()
+                      if _close(x, oracle.coupling_inverse(y, case.mask, case.s_net, case.t_net, mistake)[0])), None)
+        problems.append(named or f"the inverse does not invert: coupling_inverse(y) is {_wrong_at(x, expected_x)}")
+    if _close(log_det, -forward_ld):
+        fraction += 0.5
+    else:
+        named = next((text for mistake, text in INVERSE_LOG_DET.items()
+                      if _close(log_det, oracle.coupling_inverse(y, case.mask, case.s_net, case.t_net, mistake)[1])), None)
+        problems.append(named or f"log_det is {_wrong_at(log_det, -forward_ld)}")
+    return fraction, problems
+
+
+@check("4.coupling_inverse", part="4", points=5, module=P4, timeout_s=20,
+       title="coupling_inverse against the oracle, and coupling_inverse(coupling_forward(x)) == x")
+def check_coupling_inverse(ctx: CheckContext) -> Outcome:
+    def oracle_case(case: CouplingCase):
+        def run() -> tuple[float, str | None]:
+            y = case.forward()[0].astype(case.x.dtype)
+            fraction, problems = diagnose_inverse(*_student_coupling(ctx, "coupling_inverse", y, case), case)
+            return fraction, "; ".join(problems) or None
+        return run
+
+    def round_trip(case: CouplingCase):
+        def run() -> tuple[float, str | None]:
+            y, forward_ld = _student_coupling(ctx, "coupling_forward", case.x, case)
+            x, inverse_ld = _student_coupling(ctx, "coupling_inverse", y.astype(case.x.dtype), case)
+            problems = []
+            if not _close(x, case.x.astype(np.float64)):
+                problems.append(f"coupling_inverse(coupling_forward(x)) is not x: {_wrong_at(x, case.x.astype(np.float64))}")
+            if not _close(forward_ld + inverse_ld, np.zeros(len(x))):
+                problems.append(f"the two log-dets do not cancel (largest |sum| {np.max(np.abs(forward_ld + inverse_ld)):.3g}): "
+                                "the inverse's log-det is minus the forward's")
+            return (0.0, "; ".join(problems)) if problems else (1.0, None)
+        return run
+
+    cases = coupling_cases()
+    plan = [(case.label, oracle_case(case)) for case in cases]
+    plan.append((f"round trip through your coupling_forward, {cases[2].label}", round_trip(cases[2])))
+    fraction, lines = per_case(plan)
+    return Outcome(fraction, "coupling_inverse(y) for y = the exact forward image of known x: x recovered, log_det = -Σ (1-mask) s "
+                             f"(rtol {COUPLING_RTOL:g}; half for x, half for log_det); then the round trip:\n{lines}")
+
+
+@check("4.coupling_jacobian", part="4", points=3, module=P4, timeout_s=20,
+       title="coupling_forward's log_det against log|det| of its autograd Jacobian")
+def check_coupling_jacobian(ctx: CheckContext) -> Outcome:
+    def run_case(case: CouplingCase):
+        def run() -> tuple[float, str | None]:
+            x = case.x[:32]
+            report = ctx.probe("coupling_jacobian", ctx.ref("coupling_forward"), x, case.mask, *case.nets)
+            d = x.shape[1]
+            jac = as_array(report["jacobian"], "the Jacobian of coupling_forward's y", shape=(len(x), d, d))
+            log_det = as_array(report["log_det"], "log_det of coupling_forward", shape=(len(x),))
+            true = oracle.log_abs_det(jac)
+            free = ~case.mask.astype(bool)
+            block = jac[:, free][:, :, free]
+            off_diagonal = block - block * np.eye(int(free.sum()))
+            if np.max(np.abs(off_diagonal), initial=0.0) > 1e-6:
+                return 0.0, ("∂y/∂x is not triangular: a transformed coordinate depends on another transformed one, so s or t "
+                             "sees the coordinates it transforms (use s_net(mask * x), t_net(mask * x))")
+            if _close(log_det, true):
+                return 1.0, None
+            for value, text in ((-true, "log_det is minus log|det ∂y/∂x|: the sign is flipped"),
+                                (np.zeros(len(x)), "log_det is zero but log|det ∂y/∂x| is not: the log-determinant is missing")):
+                if _close(log_det, value):
+                    return 0.0, text
+            return 0.0, f"log_det differs from log|det ∂y/∂x|: {_wrong_at(log_det, true)}"
+        return run
+
+    cases = coupling_cases()
+    fraction, lines = per_case([(case.label, run_case(case)) for case in (cases[0], cases[2], cases[3])])
+    return Outcome(fraction, "log_det against log|det| of the Jacobian of y computed by autograd from your coupling_forward "
+                             f"(32 points per case, rtol {COUPLING_RTOL:g}):\n{lines}")
+
+
+# ---------------------------------------------------------------------------------- the trained model
+@dataclass
+class _Training:
+    box: object  # the child the model lives in
+    handle: Handle | None
+    error: StudentCodeError | None
+    seconds: float
+
+
+_TRAININGS: "weakref.WeakKeyDictionary[object, _Training]" = weakref.WeakKeyDictionary()
+
+
+def _trained(ctx: CheckContext) -> tuple[Handle, float]:
+    """The student's model trained once per grading run (kept in the child); a failure is remembered, not retried."""
+    box = ctx.modules.sandbox(P4)
+    done = _TRAININGS.get(ctx.modules)
+    if done is not None and done.error is not None:
+        raise done.error
+    if done is not None and done.box is box and box.alive:
+        return done.handle, done.seconds
+    data = sample_moons(N_TRAIN, NOISE, seed=DATA_SEED)
+    started = time.monotonic()
+    try:
+        handle = ctx.call("train_realnvp", data, TRAIN_STEPS, 0, keep=True, timeout_s=TRAIN_TIMEOUT_S)
+    except StudentCodeError as error:
+        if error.error_type != "NotImplementedError":
+            error = StudentCodeError(error.kind, f"train_realnvp(data, {TRAIN_STEPS}, 0) on {N_TRAIN:,} moons: {error.message}",
+                                     error.error_type, error.where)
+        _TRAININGS[ctx.modules] = _Training(box, None, error, 0.0)
+        raise error from None
+    seconds = time.monotonic() - started
+    _TRAININGS[ctx.modules] = _Training(ctx.modules.sandbox(P4), handle, None, seconds)
+    return handle, seconds
+
+
+def _log_prob(ctx: CheckContext, handle: Handle, points: np.ndarray, label: str) -> np.ndarray:
+    value = ctx.probe("batched_no_grad", handle.method("log_prob"), points)
+    return as_array(value, f"log_prob of {label}", shape=(len(points),), allow_nan=True)
+
+
+# ---------------------------------------------------------------------------------- training
+@functools.cache
+def _held_out() -> np.ndarray:
+    return sample_moons(N_HELD_OUT, NOISE, seed=HELD_OUT_SEED)
+
+
+def nll_fraction(nll: float) -> float:
+    """Credit for a held-out NLL that is not a bug: 1 up to NLL_FULL, 0 from NLL_ZERO, linear between."""
+    return float(np.clip((NLL_ZERO - nll) / (NLL_ZERO - NLL_FULL), 0.0, 1.0))
+
+
+@check("4.train_nll", part="4", points=10, module=P4, timeout_s=60,
+       title=f"train_realnvp: held-out NLL on fresh moons after {TRAIN_STEPS} steps on {N_TRAIN:,} points, and a normalised density")
+def check_train_nll(ctx: CheckContext) -> Outcome:
+    handle, seconds = _trained(ctx)
+    log_p = _log_prob(ctx, handle, _held_out(), f"{N_HELD_OUT:,} held-out points")
+    entropy = moons_entropy(NOISE)
+    trained = f"train_realnvp(data, {TRAIN_STEPS}, 0) on {N_TRAIN:,} moons took {seconds:.0f} s"
+    if not np.all(np.isfinite(log_p)):
+        return Outcome(0.0, f"{trained}; log_prob is not finite at {int(np.sum(~np.isfinite(log_p)))} of {N_HELD_OUT:,} held-out points.")
+    nll, se = float(-log_p.mean()), float(log_p.std() / np.sqrt(len(log_p)))
+    measured = (f"held-out NLL {nll:.4f} ± {se:.4f} nats on {N_HELD_OUT:,} fresh moons (the optimum, the data's entropy, "
+                f"is {entropy:.4f})")
+    if nll < entropy - BUG_SIGMAS * se:
+        return Outcome(0.0, f"BUG: {measured} — below the data's entropy by {entropy - nll:.3f}, more than {BUG_SIGMAS:g} standard "
+                            "errors. No density can do that: log_prob is not a normalised density (a missing or wrong "
+                            "log-determinant, or a standardisation without its Jacobian). " + trained + ".")
+    grid, _, _, area = mass_grid()
+    grid_log_p = _log_prob(ctx, handle, grid, "the grid")
+    with np.errstate(over="ignore", invalid="ignore"):
+        mass = float(np.nansum(np.exp(grid_log_p)) * area)
+    region = f"[{MASS_LOW[0]:g}, {MASS_HIGH[0]:g}] x [{MASS_LOW[1]:g}, {MASS_HIGH[1]:g}]"
+    if not np.isfinite(mass) or abs(mass - 1) > MASS_TOL:
+        return Outcome(0.0, f"exp(log_prob) integrates to {mass:.4g} over {region} (cells {MASS_SPACING:g} wide), not 1 "
+                            f"(tolerance {MASS_TOL:g}): log_prob is not a normalised density (a missing or wrong log-determinant, "
+                            f"or a standardisation without its Jacobian). {measured}; {trained}.")
+    fraction = nll_fraction(nll)
+    verdict = ("full credit" if fraction == 1 else
+               f"partial credit: full at ≤ {NLL_FULL:g}, none at ≥ {NLL_ZERO:g}" if fraction > 0 else
+               f"no credit: at or above {NLL_ZERO:g} (full at ≤ {NLL_FULL:g}); an untrained flow gives about 2")
+    return Outcome(fraction, f"{measured}: {verdict}. exp(log_prob) integrates to {mass:.4f} over {region}. {trained}.")
+
+
+# ---------------------------------------------------------------------------------- the flow's density
+def _flow_points() -> np.ndarray:
+    rng = np.random.default_rng(4401)
+    moons = sample_moons(192, NOISE, seed=4402).astype(np.float64)
+    spread = rng.normal(size=(64, 2)) * [1.0, 0.7] + [0.5, 0.25]
+    return np.concatenate([moons, spread]).astype(np.float32)
+
+
+def diagnose_flow(x: np.ndarray, z: np.ndarray, log_det: np.ndarray, log_p: np.ndarray, jac: np.ndarray,
+                  x_back: np.ndarray) -> tuple[float, list[str]]:
+    """A third of the credit each: forward's log_det, log_prob, inverse; and what is wrong."""
+    true = oracle.log_abs_det(jac)
+    base = oracle.standard_normal_logpdf(z)
+
+    def close(a: np.ndarray, b: np.ndarray) -> bool:
+        return bool(np.all(np.abs(a - b) <= FLOW_ATOL + FLOW_RTOL * np.abs(b)))
+
+    def offset_text(a: np.ndarray, b: np.ndarray) -> str:
+        diff = a - b
+        if np.std(diff) <= FLOW_ATOL and abs(np.mean(diff)) > FLOW_ATOL:
+            return f"off by the same constant {np.mean(diff):+.4g} at every point"
+        return f"wrong at {int(np.sum(np.abs(diff) > FLOW_ATOL + FLOW_RTOL * np.abs(b)))} of {len(a)} points (largest error {np.max(np.abs(diff)):.3g})"
+
+    problems, fraction = [], 0.0
+    if close(log_det, true):
+        fraction += 1 / 3
+    elif close(log_det, -true):
+        problems.append("forward's log_det is minus log|det ∂z/∂x| (autograd): the sign is flipped")
+    else:
+        text = offset_text(log_det, true)
+        hint = (" — a constant layer's log-determinant is missing or has the wrong sign (the standardisation's -Σ log std?)"
+                if text.startswith("off by the same constant") else "")
+        problems.append(f"forward's log_det against log|det ∂z/∂x| from autograd: {text}{hint}")
+    expected = base + true
+    if close(log_p, expected):
+        fraction += 1 / 3
+    elif close(log_p, base - true):
+        problems.append("log_prob = log N(z) - log|det ∂z/∂x|: the log-determinant enters with the wrong sign")
+    elif close(log_p, base):
+        problems.append("log_prob = log N(z): the log-determinant is missing")
+    else:
+        text = offset_text(log_p, expected)
+        if text.startswith("off by the same constant") and abs(np.mean(log_p - expected) - np.log(2 * np.pi)) < 1e-2:
+            text += " = log 2π: the standard normal's normalising constant is missing"
+        problems.append(f"log_prob against log N(f(x); 0, I) + log|det ∂f/∂x| (autograd): {text}")
+    if np.all(np.abs(x_back - x) <= INVERSE_TOL * (1 + np.abs(x))):
+        fraction += 1 / 3
+    else:
+        problems.append(f"inverse(forward(x)[0]) is not x (largest error {np.max(np.abs(x_back - x)):.3g})")
+    return fraction, problems
+
+
+def _flow_case(ctx: CheckContext, get_handle: Callable[[], Handle]) -> Callable[[], tuple[float, str | None]]:
+    def run() -> tuple[float, str | None]:
+        handle = get_handle()
+        x = _flow_points()
+        z, log_det = as_tuple(ctx.call_method(handle, "forward", x), "RealNVP.forward(x)", 2)
+        z = as_array(z, "z = forward(x)[0]", shape=x.shape)
+        log_det = as_array(log_det, "forward(x)[1] (log_det)", shape=(len(x),))
+        log_p = as_array(ctx.call_method(handle, "log_prob", x), "log_prob(x)", shape=(len(x),))
+        jac = as_array(ctx.probe("batch_jacobian", handle.method("forward"), x), "the Jacobian of forward", shape=(len(x), 2, 2))
+        x_back = as_array(ctx.call_method(handle, "inverse", z.astype(np.float32)), "inverse(z)", shape=x.shape)
+        fraction, problems = diagnose_flow(x.astype(np.float64), z, log_det, log_p, jac, x_back)
+        return fraction, "; ".join(problems) or None
+    return run
+
+
+def _fresh_model(ctx: CheckContext, perturb: bool, seed: int) -> Handle:
+    handle = ctx.call("RealNVP", keep=True, seed=seed)
+    if perturb:
+        count = ctx.probe("perturb_parameters", handle, PERTURB_SCALE, seed)
+        if not count:
+            raise WrongOutput("RealNVP() has no floating-point parameters (nothing to train)")
+    return handle
+
+
+def _trained_for_reuse(ctx: CheckContext) -> Handle:
+    try:
+        return _trained(ctx)[0]
+    except StudentCodeError as error:
+        raise WrongOutput(f"no trained model (see 4.train_nll): {error}") from None
+
+
+@check("4.model_logprob", part="4", points=5, module=P4, timeout_s=30,
+       title="RealNVP: log_prob is the change-of-variables formula with forward's autograd Jacobian; inverse undoes forward")
+def check_model_logprob(ctx: CheckContext) -> Outcome:
+    fraction, lines = per_case([
+        ("RealNVP() as constructed", _flow_case(ctx, lambda: _fresh_model(ctx, False, 41))),
+        (f"RealNVP() with its parameters perturbed (N(0, {PERTURB_SCALE:g}²) noise, so no coupling is the identity)",
+         _flow_case(ctx, lambda: _fresh_model(ctx, True, 42))),
+        (f"the model train_realnvp returned ({TRAIN_STEPS} steps, see 4.train_nll)", _flow_case(ctx, lambda: _trained_for_reuse(ctx))),
+    ])
+    return Outcome(fraction, "On 256 points (moons and a wider Gaussian): forward's log_det against log|det ∂z/∂x| from autograd, "
+                             "log_prob(x) against log N(z; 0, I) + log|det ∂z/∂x|, and inverse(z) against x "
+                             f"(a third each; tolerance {FLOW_ATOL:g} nats):\n{lines}")
+
+
+@check("4.sample", part="4", points=2, module=P4, timeout_s=30,
+       title="sample(n): shape (n, 2), fresh noise, and forward(sample) is standard normal")
+def check_sample(ctx: CheckContext) -> Outcome:
+    handle = _fresh_model(ctx, True, 43)
+    draws = [as_array(ctx.call_method(handle, "sample", N_SAMPLES, seed=seed), f"sample({N_SAMPLES})", shape=(N_SAMPLES, 2))
+             for seed in (SAMPLE_SEED, SAMPLE_SEED + 1)]
+    problems = []
+    if np.array_equal(draws[0], draws[1]):
+        problems.append("two calls gave the same samples: draw fresh noise on every call (no fixed seed inside sample)")
+    z, _ = as_tuple(ctx.call_method(handle, "forward", draws[0].astype(np.float32)), "forward(sample(n))", 2)
+    z = as_array(z, "forward(sample(n))[0]", shape=(N_SAMPLES, 2))
+    mean, cov = z.mean(axis=0), np.cov(z.T)
+    if np.max(np.abs(mean)) > Z_MEAN_TOL or np.max(np.abs(cov - np.eye(2))) > Z_COV_TOL:
+        problems.append(f"forward(sample({N_SAMPLES})) has mean {np.round(mean, 2).tolist()} and covariance "
+                        f"{np.round(cov, 2).tolist()}, not those of N(0, I): sample should push standard normal noise "
+                        "through inverse (the map from latent to data)")
+    summary = (f"On RealNVP() with perturbed parameters: sample({N_SAMPLES}) has shape ({N_SAMPLES}, 2) and finite values; "
+               f"mapped back by forward its mean is {np.round(mean, 3).tolist()} and its covariance within "
+               f"{np.max(np.abs(cov - np.eye(2))):.3f} of the identity (tolerances {Z_MEAN_TOL:g} and {Z_COV_TOL:g})")
+    if problems:
+        return Outcome(0.5 if len(problems) == 1 and problems[0].startswith("two calls") else 0.0, "; ".join(problems) + ".")
+    return Outcome(1.0, summary + "; two calls give different samples.")
+
+
+@check("4.samples_quality", part="4", points=5, module=P4, timeout_s=60,
+       title="samples of the trained model lie on the moons and cover both arcs evenly")
+def check_samples_quality(ctx: CheckContext) -> Outcome:
+    handle = _trained_for_reuse(ctx)
+    samples = as_array(ctx.call_method(handle, "sample", N_SAMPLES, seed=SAMPLE_SEED), f"sample({N_SAMPLES})", shape=(N_SAMPLES, 2))
+    distance = oracle.arc_distance(samples)
+    near = distance < 3 * NOISE
+    share = float(near.mean())
+    tv = oracle.coverage_tv(samples[near]) if near.any() else 1.0
+    near_fraction = float(np.clip((share - NEAR_ZERO) / (NEAR_FULL - NEAR_ZERO), 0, 1))
+    cover_fraction = float(np.clip((COVERAGE_ZERO - tv) / (COVERAGE_ZERO - COVERAGE_FULL), 0, 1))
+    figures = _samples_figure(ctx, handle, samples)
+    lines = [f"- on the moons: {share:.1%} of sample({N_SAMPLES}) lie within 3σ = {3 * NOISE:g} of an arc (real data: 99.7%); "
+             f"full credit at ≥ {NEAR_FULL:.0%}, none at ≤ {NEAR_ZERO:.0%}",
+             f"- coverage: those samples fall on the 12 equal segments of the two arcs with total-variation distance {tv:.3f} "
+             f"from the data's even spread; full credit at ≤ {COVERAGE_FULL:g}, none at ≥ {COVERAGE_ZERO:g}"
+             + (" (whole parts of the moons are missing or over-weighted)" if cover_fraction < 1 else "")]
+    return Outcome(0.5 * near_fraction + 0.5 * cover_fraction, "Samples of the trained model (half each):\n" + "\n".join(lines), figures)
+
+
+FIGURE_EXTENT = (-1.5, 2.5, -1.0, 1.5)
+
+
+def _samples_figure(ctx: CheckContext, handle: Handle, samples: np.ndarray) -> tuple[str, ...]:
+    from grader.report.figures import moons_flow  # noqa: PLC0415 - matplotlib only when drawing
+
+    xs = np.linspace(FIGURE_EXTENT[0], FIGURE_EXTENT[1], 161)
+    ys = np.linspace(FIGURE_EXTENT[2], FIGURE_EXTENT[3], 101)
+    gx, gy = np.meshgrid(xs, ys)
+    try:
+        log_p = _log_prob(ctx, handle, np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32), "the figure grid")
+    except (StudentCodeError, WrongOutput):
+        log_p = np.full(gx.size, np.nan)
+    path, relative = ctx.figure_path("samples")
+    moons_flow(path, sample_moons(N_SAMPLES, NOISE, seed=HELD_OUT_SEED + 1), samples, log_p.reshape(gx.shape), FIGURE_EXTENT,
+               "Problem 4: fresh moons, your model's samples, and its log-density")
+    return (relative,)
