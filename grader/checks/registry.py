@@ -14,7 +14,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Callable
 
-PROBLEM_MODULES = ("grader.checks.p1", "grader.checks.p3", "grader.checks.written")
+PROBLEM_MODULES = ("grader.checks.p1", "grader.checks.p3", "grader.checks.p4", "grader.checks.written")
 VISIBILITIES = ("visible", "after_due_date", "hidden", "after_published")
 
 
