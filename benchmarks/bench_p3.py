@@ -1,90 +1,189 @@
-"""Problem 3 benchmark: the reference's training cost and the rating of its checkpoint's samples.
+"""Problem 3 benchmark: training cost, short-training AUROC, checkpoint ratings, time to grade.
 
     python benchmarks/bench_p3.py [--iters 50] [--samples 200] [--threads 1] [--short-training]
+                                  [--alternative] [--sampler-seeds 0,1,2] [--no-grading]
+                                  [--write-reference-samples]
 
 Prints (1) seconds per iteration of `reference.p3_ebm.train_ebm` with its short-run defaults
-(what the grader's short training pays per iteration) and (2) the classifier ratings of samples
-that the grader's own sampler draws from `assets/p3_reference_energy.pt`. With
-`--short-training` it also prints, for seeds 0-2, the AUROC of held-out digits against uniform
-noise (lower energy = digit) after 100, 200 and 300 iterations of `train_ebm`, with the seconds
-each took: the scale for the grader's short-training check.
+(what the grader's short training pays per iteration); (2) with `--short-training`, for seeds
+0-2, the AUROC of held-out digits against uniform noise and against pixel-shuffled held-out
+digits (lower energy = digit) after 50, 100 and `TRAIN_ITERS` iterations, the negatives built
+exactly as `3.train_ebm` builds them (`--alternative` adds the corpus's correct alternative,
+`tests/corpus/p3/correct_alternative.py`); (3) the classifier ratings of samples that the
+grader's own sampler draws from `assets/p3_reference_energy.pt`, per sampler seed, with the
+fraction of `3.checkpoint` they earn; (4) the wall time and peak memory of
+`grade reference/ --only 3` in a fresh process (parent + child, resident set sampled from
+/proc every 0.1 s). `--write-reference-samples` stores 64 reference samples (sampler seed 0,
+uint8) in `assets/p3_reference_samples.npz`, shown beside a student's in the report.
 """
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
+import tempfile
 import time
+import types
 from pathlib import Path
 
+import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from grader.checks.p3 import AUROC_FULL, REFERENCE_SAMPLES, SAMPLER_SEED, SAMPLES, TRAIN_ITERS, rating_fraction  # noqa: E402
 from grader.mnist import load_mnist  # noqa: E402
 from grader.oracles.mnist_judge import SAMPLER, grader_langevin, rate_samples  # noqa: E402
-from reference.p3_ebm import EnergyNet, energy_auroc, train_ebm  # noqa: E402
+from grader.oracles.p3 import auroc, shuffle_pixels  # noqa: E402
+from reference import p3_ebm as reference  # noqa: E402
 
 CHECKPOINT = ROOT / "assets" / "p3_reference_energy.pt"
+ALTERNATIVE = ROOT / "tests" / "corpus" / "p3" / "correct_alternative.py"
 
 
 def training_seconds_per_iteration(n_iters: int) -> float:
     images, _ = load_mnist("train")
-    train_ebm(images, 3, seed=1)  # warm-up: allocator and convolution kernels
+    reference.train_ebm(images, 3, seed=1)  # warm-up: allocator and convolution kernels
     started = time.perf_counter()
-    train_ebm(images, n_iters, seed=0)
+    reference.train_ebm(images, n_iters, seed=0)
     return (time.perf_counter() - started) / n_iters
 
 
-def short_training_auroc(marks: tuple[int, ...] = (100, 200, 300), seeds: tuple[int, ...] = (0, 1, 2)) -> None:
+def _alternative() -> types.ModuleType:
+    """The reference module with the corpus's correct alternative appended, as a submission would be graded."""
+    module = types.ModuleType("p3_alternative")
+    source = (ROOT / "reference" / "p3_ebm.py").read_text() + "\n\n" + ALTERNATIVE.read_text()
+    exec(compile(source, str(ALTERNATIVE), "exec"), module.__dict__)  # noqa: S102 - our own corpus file
+    return module
+
+
+def short_training_auroc(train_ebm, marks: tuple[int, ...], seeds: tuple[int, ...] = (0, 1, 2)) -> None:
+    """AUROC against noise and shuffled digits at `marks`; `train_ebm` is re-run per mark for an implementation
+    without a callback, so the times are those of a run of that length."""
     images, _ = load_mnist("train")
     heldout, _ = load_mnist("heldout")
-    noise = torch.rand(len(heldout), 1, 28, 28, generator=torch.Generator().manual_seed(123)) * 2 - 1
+    noise = torch.from_numpy(np.random.default_rng(3401).uniform(-1, 1, heldout.shape).astype(np.float32))
+    shuffled = torch.from_numpy(shuffle_pixels(heldout.numpy(), 3402).astype(np.float32))
+
+    def energies(model, x):
+        model.eval()
+        with torch.no_grad():
+            return model(x).double().numpy()
+
     for seed in seeds:
         results = []
-        clock = {"start": time.perf_counter(), "paused": 0.0}
-
-        def judge(iteration: int, model: EnergyNet, buffer) -> None:
-            if iteration in marks:
-                paused = time.perf_counter()
-                seconds = paused - clock["start"] - clock["paused"]
-                results.append(f"{iteration} it: AUROC {energy_auroc(model, heldout, noise):.4f} ({seconds:.0f} s)")
-                clock["paused"] += time.perf_counter() - paused
-
-        train_ebm(images, max(marks), seed=seed, callback=judge)
+        for mark in marks:
+            started = time.perf_counter()
+            model = train_ebm(images, mark, seed=seed)
+            seconds = time.perf_counter() - started
+            e = energies(model, heldout)
+            results.append(f"{mark} it ({seconds:.0f} s): noise {auroc(e, energies(model, noise)):.4f}, "
+                           f"shuffled {auroc(e, energies(model, shuffled)):.4f}")
         print(f"  seed {seed}: " + "; ".join(results), flush=True)
 
 
-def reference_sample_rating(n: int):
-    energy = EnergyNet()
+def untrained_auroc(seeds: tuple[int, ...] = (0, 1, 2, 3, 4)) -> None:
+    heldout, _ = load_mnist("heldout")
+    noise = torch.from_numpy(np.random.default_rng(3401).uniform(-1, 1, heldout.shape).astype(np.float32))
+    shuffled = torch.from_numpy(shuffle_pixels(heldout.numpy(), 3402).astype(np.float32))
+    for seed in seeds:
+        torch.manual_seed(seed)
+        net = reference.EnergyNet().eval()
+        with torch.no_grad():
+            e, n, s = (net(x).double().numpy() for x in (heldout, noise, shuffled))
+        print(f"  untrained EnergyNet, init seed {seed}: noise {auroc(e, n):.3f}, shuffled {auroc(e, s):.3f}", flush=True)
+
+
+def reference_samples(n: int, seed: int) -> tuple[torch.Tensor, float]:
+    energy = reference.EnergyNet()
     energy.load_state_dict(torch.load(CHECKPOINT, map_location="cpu", weights_only=True))
     energy.eval()
     started = time.perf_counter()
-    samples = grader_langevin(energy, n=n, seed=0, **SAMPLER)
-    return rate_samples(samples), time.perf_counter() - started
+    samples = grader_langevin(energy, n=n, seed=seed, **SAMPLER)
+    return samples, time.perf_counter() - started
+
+
+def grading_time_and_memory() -> None:
+    """`grade reference/ --only 3` in a fresh process: wall time, peak summed RSS of the process tree."""
+    with tempfile.TemporaryDirectory() as out:
+        started = time.monotonic()
+        process = subprocess.Popen([sys.executable, "-m", "grader.cli", str(ROOT / "reference"), "--only", "3", "--out", out, "--quiet"],
+                                   cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        peak_sum, peaks = 0, {}
+        while process.poll() is None:
+            tree = _tree_rss_kb(process.pid)
+            peak_sum = max(peak_sum, sum(tree.values()))
+            for pid, kb in tree.items():
+                peaks[pid] = max(peaks.get(pid, 0), kb)
+            time.sleep(0.1)
+        output = process.stdout.read()
+        seconds = time.monotonic() - started
+    total = next((line for line in output.splitlines() if line.startswith("total")), "total ?")
+    print(f"grade reference/ --only 3: {seconds:.1f} s wall, {total.split()[1]} points; peak resident memory of parent + "
+          f"children together {peak_sum / 1024:.0f} MB (largest single process {max(peaks.values(), default=0) / 1024:.0f} MB)")
+
+
+def _tree_rss_kb(root: int) -> dict[int, int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+                children.setdefault(int(fields[1]), []).append(int(entry))
+            except (OSError, IndexError):
+                continue
+    rss, stack = {}, [root]
+    while stack:
+        pid = stack.pop()
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            rss[pid] = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS")))
+        except (OSError, StopIteration):
+            pass
+        stack += children.get(pid, [])
+    return rss
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iters", type=int, default=50)
-    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--samples", type=int, default=SAMPLES)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--short-training", action="store_true", help="also the AUROC after 100/200/300 iterations")
+    parser.add_argument("--short-training", action="store_true", help="AUROC after 50 / 100 / TRAIN_ITERS iterations, seeds 0-2")
+    parser.add_argument("--alternative", action="store_true", help="with --short-training: also the corpus's correct alternative")
+    parser.add_argument("--sampler-seeds", default="0,1,2")
+    parser.add_argument("--no-grading", action="store_true", help="skip timing `grade reference/ --only 3`")
+    parser.add_argument("--write-reference-samples", action="store_true", help=f"write assets/{REFERENCE_SAMPLES}")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} thread(s)")
     print(f"reference train_ebm (defaults): {training_seconds_per_iteration(args.iters):.3f} s/iteration "
           f"over {args.iters} iterations")
     if args.short_training:
-        print("short trainings (train_ebm defaults), held-out digits vs uniform noise:")
-        short_training_auroc()
-    rating, seconds = reference_sample_rating(args.samples)
-    print(f"reference checkpoint, {args.samples} samples with the grader's sampler {SAMPLER} ({seconds:.1f} s):")
-    print(f"  mean confidence {rating.mean_confidence:.3f}, classes with >= {rating.min_count} samples "
-          f"{rating.n_classes}/10, Fréchet distance {rating.frechet:.1f}, histogram {list(rating.class_histogram)}")
-
-    # --- time to grade Problem 3 -------------------------------------------------------------
-    # Hook for the grader's end-to-end timing of Problem 3; added by the grader's maintainers.
+        marks = (50, 100, TRAIN_ITERS)
+        print(f"short trainings, held-out digits vs uniform noise / pixel-shuffled digits (full credit at AUROC >= {AUROC_FULL}):")
+        print(" reference:")
+        short_training_auroc(reference.train_ebm, marks)
+        if args.alternative:
+            print(" correct alternative (tests/corpus/p3/correct_alternative.py):")
+            short_training_auroc(_alternative().train_ebm, (TRAIN_ITERS,))
+        untrained_auroc()
+    for seed in (int(s) for s in args.sampler_seeds.split(",")):
+        samples, seconds = reference_samples(args.samples, seed)
+        rating = rate_samples(samples)
+        fraction, _ = rating_fraction(rating.mean_confidence, rating.n_classes, rating.frechet)
+        print(f"reference checkpoint, {args.samples} samples, sampler seed {seed} ({seconds:.1f} s): confidence "
+              f"{rating.mean_confidence:.3f}, classes {rating.n_classes}/10, Fréchet {rating.frechet:.1f}, "
+              f"histogram {list(rating.class_histogram)} -> 3.checkpoint fraction {fraction:.2f}", flush=True)
+    if args.write_reference_samples:
+        samples, _ = reference_samples(SAMPLES, SAMPLER_SEED)
+        pixels = np.round((samples[:64].numpy() + 1) * 127.5).clip(0, 255).astype(np.uint8)
+        np.savez_compressed(ROOT / "assets" / REFERENCE_SAMPLES, samples=pixels)
+        print(f"wrote assets/{REFERENCE_SAMPLES} ({(ROOT / 'assets' / REFERENCE_SAMPLES).stat().st_size:,} bytes)")
+    if not args.no_grading:
+        grading_time_and_memory()
     return 0
 
 
