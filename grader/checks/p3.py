@@ -667,7 +667,7 @@ def _samples_figure(ctx: CheckContext, samples: np.ndarray, confidence: float, c
     if reference is not None:
         panels["the reference's p3_energy.pt, same sampler"] = reference
     path, relative = ctx.figure_path("samples")
-    sample_grids(path, panels, "Problem 3: samples of the grader's Langevin sampler (200 steps from uniform noise)")
+    sample_grids(path, panels, "Problem 3: the grader's Langevin sampler, 200 steps from noise")
     return (relative,)
 
 
