@@ -15,7 +15,7 @@ import pytest
 
 from grader.report import write_reports
 from grader.runner.sandbox import Limits
-from helpers import CORPUS, by_id, grade, patched_submission
+from helpers import CORPUS, REFERENCE, by_id, grade, patched_submission
 
 P1 = "p1_change_of_variables"
 IDS = {"1a.instance", "1a.normalised"}  # two checks that call the attacked function
@@ -36,6 +36,7 @@ ATTACKS = {
     "always_equal": "should be a tensor but was an object of type _Anything",
     "lying_tensor": "",
     "monkeypatches_torch": "",
+    "reads_reference_source": "Permission denied",
 }
 if platform.machine() in ("x86_64", "aarch64"):  # where the seccomp filter stops fork bombs
     ATTACKS["fork_bomb"] = "PermissionError"
@@ -45,7 +46,8 @@ if platform.machine() in ("x86_64", "aarch64"):  # where the seccomp filter stop
 def test_attack_costs_only_its_own_checks(tmp_path, case):
     submission, out = tmp_path / "submission", tmp_path / "out"
     folder = patched_submission(submission, P1, CORPUS / "hostile" / f"{case}.py",
-                                {"SUBMISSION_DIR": str(submission), "OUT_DIR": str(out)})
+                                {"SUBMISSION_DIR": str(submission), "OUT_DIR": str(out),
+                                 "REFERENCE_FILE": str(REFERENCE / f"{P1}.py")})
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     started = time.monotonic()
     run = grade(folder, out, ids=IDS, limits=FAST)

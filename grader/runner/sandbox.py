@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from grader.runner import wire
+from grader.runner.landlock import readable_roots
 
 WORKER = Path(__file__).resolve().with_name("worker.py")
 _PROJECT_ROOT = WORKER.parents[2]
@@ -179,6 +180,13 @@ def child_sys_path() -> list[str]:
     return keep
 
 
+def hidden_paths() -> list[Path]:
+    """What the child must not read: the project checkout, or the installed grader and assets packages."""
+    if (_PROJECT_ROOT / "reference").is_dir() and (_PROJECT_ROOT / "grader").is_dir():
+        return [_PROJECT_ROOT]
+    return [_PROJECT_ROOT / "grader", _PROJECT_ROOT / "assets"]
+
+
 class Sandbox:
     """A child process running `worker.py` over a staged copy of the submission."""
 
@@ -189,6 +197,8 @@ class Sandbox:
         self.workdir = Path(tempfile.mkdtemp(prefix=f"ps4-child{next(self._ids)}-"))
         path_file = self.workdir / ".sys_path"
         path_file.write_text("\n".join(child_sys_path()) + "\n")
+        readable_file = self.workdir / ".readable"
+        readable_file.write_text("\n".join(readable_roots(hidden_paths()) + [str(submission_dir)]) + "\n")
         self.log_path = self.workdir / ".output.log"
         parent_read, child_write = os.pipe()
         child_read, parent_write = os.pipe()
@@ -198,7 +208,7 @@ class Sandbox:
                    OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-I", "-S", str(WORKER), str(child_read), str(child_write), threads, str(submission_dir), str(path_file)],
+                [sys.executable, "-I", "-S", str(WORKER), str(child_read), str(child_write), threads, str(submission_dir), str(path_file), str(readable_file)],
                 cwd=self.workdir, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                 pass_fds=(child_read, child_write), start_new_session=True, preexec_fn=self._limit_resources,
             )

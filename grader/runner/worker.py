@@ -175,15 +175,17 @@ class _HandleReply:
 
 
 def main() -> None:
-    fd_in, fd_out, threads, submission_dir, path_file = sys.argv[1:6]
+    fd_in, fd_out, threads, submission_dir, path_file, readable_file = sys.argv[1:7]
     with open(path_file) as lines:
         sys.path[:] = [line.rstrip("\n") for line in lines if line.strip()]
     worker = Worker(int(fd_in), int(fd_out))
     worker.torch.set_num_threads(int(threads))
     sys.meta_path.insert(0, _BlockGraderImports())
     sys.path.insert(0, submission_dir)
-    for problem in (_load_by_path("_ps4_landlock", "landlock.py").restrict_writes([os.getcwd(), "/dev"]),
-                    _load_by_path("_ps4_seccomp", "seccomp.py").install()):
+    with open(readable_file) as lines:
+        readable = [line.rstrip("\n") for line in lines if line.strip()]
+    landlock, seccomp = _load_by_path("_ps4_landlock", "landlock.py"), _load_by_path("_ps4_seccomp", "seccomp.py")
+    for problem in (landlock.restrict([os.getcwd(), "/dev"], readable), seccomp.install()):
         if problem:
             print(f"[worker] confinement incomplete: {problem}", file=sys.stderr)
     worker.serve()
