@@ -40,13 +40,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--list", action="store_true", help="print the checks with their points and exit")
     parser.add_argument("--fail-under", type=float, help="exit with status 1 when the score is below this")
     parser.add_argument("--time-scale", type=float, default=limits.time_scale, help="multiply every time limit (slow machines), default %(default)s")
-    parser.add_argument("--memory-mb", type=int, default=limits.memory_mb, help="address-space limit per student process, default %(default)s")
+    parser.add_argument("--memory-mb", type=int, help=f"address-space limit per student process in MB (default {limits.memory_mb}; none with --device cuda)")
     parser.add_argument("--threads", type=int, default=limits.threads, help="torch threads per student process, default %(default)s")
     parser.add_argument("--mnist-root", type=Path, help="full MNIST in torchvision's layout (default: the embedded 5,000-digit subset)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="device for the grader's own sampling of p3_energy.pt")
     parser.add_argument("--manual-scores", type=Path, help=f"class-wide scores for the written answers (TOML, one table per submission folder name); OUT/{SCORES_FILE} is read too")
     parser.add_argument("--quiet", action="store_true", help="no per-check progress lines")
     return parser
+
+
+def cuda_available() -> bool:
+    import torch  # noqa: PLC0415 - only when --device cuda is asked for
+
+    return torch.cuda.is_available()
 
 
 def list_checks(checks: list[Check]) -> None:
@@ -78,7 +84,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     if not args.submission:
         parser.error("give a submission folder (or --list)")
-    options = GradingOptions(Limits(memory_mb=args.memory_mb, threads=args.threads, time_scale=args.time_scale),
+    if args.device == "cuda" and not cuda_available():
+        print("grade: --device cuda was given but torch sees no CUDA device here; use --device cpu", file=sys.stderr)
+        return EXIT_USAGE
+    memory_mb = args.memory_mb if args.memory_mb is not None else None if args.device == "cuda" else Limits().memory_mb
+    options = GradingOptions(Limits(memory_mb=memory_mb, threads=args.threads, time_scale=args.time_scale),
                              mnist_root=args.mnist_root, device=args.device, progress=not args.quiet)
     try:
         if args.whole_class:

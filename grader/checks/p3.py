@@ -30,11 +30,12 @@ from typing import Callable
 import numpy as np
 
 from grader.checks.context import CheckContext
+from grader.checks.cases import per_case
 from grader.checks.registry import Outcome, check
 from grader.oracles import p3 as oracle
 from grader.oracles.p3 import GaussianCase
 from grader.runner.normalize import WrongOutput, as_array, describe
-from grader.runner.sandbox import Build, Handle, StudentCodeError
+from grader.runner.sandbox import Build, Handle
 
 P3 = "p3_ebm"
 IMAGE = (1, 28, 28)
@@ -51,27 +52,6 @@ def _gaussian(rng: np.random.Generator, dim: int, low: float, high: float, sprea
 
 def _build(case: GaussianCase) -> Build:
     return Build("gaussian_energy", {"mean": case.mean.astype(np.float32), "precision": case.precision.astype(np.float32)})
-
-
-def _per_case(cases: list[tuple[str, Callable[[], tuple[float, str | None]]]]) -> tuple[float, str]:
-    """Run each case (label, run -> (fraction, problem or None)); the mean fraction and one line per case.
-
-    A wrong output or an exception in one case costs that case only; a stub, a hang or a crash
-    ends the check.
-    """
-    total, lines = 0.0, []
-    for label, run in cases:
-        try:
-            fraction, problem = run()
-        except WrongOutput as error:
-            fraction, problem = 0.0, str(error)
-        except StudentCodeError as error:
-            if error.kind not in ("exception", "memory") or error.error_type == "NotImplementedError":
-                raise
-            fraction, problem = 0.0, str(error)
-        total += fraction
-        lines.append(f"- {label}: {problem or 'ok'}")
-    return total / len(cases), "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------- 3.sgld_step
@@ -205,7 +185,7 @@ def check_sgld_step(ctx: CheckContext) -> Outcome:
     cases = [(f"injected noise, {sc.label}", _step_case(ctx, sc)) for sc in step_cases().values()]
     cases += [("noise=None draws fresh standard normal noise", _fresh_noise_case(ctx)),
               ("result detached; x, x.grad and the energy's parameter gradients untouched", _side_effects_case(ctx))]
-    fraction, lines = _per_case(cases)
+    fraction, lines = per_case(cases)
     return Outcome(fraction, "On quadratic energies E(x) = ½ (x - m)ᵀ P (x - m), against the closed form "
                              f"clamp(x - step_size P (x - m) + noise_std noise, -1, 1) (tolerance {STEP_ATOL:g}):\n{lines}")
 
@@ -308,7 +288,7 @@ def check_langevin(ctx: CheckContext) -> Outcome:
     plan = [("noise_std = 0, grad_clip 0.02, 15 steps on (6, 1, 28, 28): the exact clipped descent path", _path_case(ctx)),
             (cases["short"].label, _chain_case(ctx, cases["short"])),
             (cases["stationary"].label, _chain_case(ctx, cases["stationary"]))]
-    fraction, lines = _per_case(plan)
+    fraction, lines = per_case(plan)
     return Outcome(fraction, f"{CHAINS:,} chains of 4 pixels per statistical case on E(x) = ½ (x - m)ᵀ P (x - m): given "
                              "x0, x_n is Gaussian with mean m + Aⁿ (x0 - m) and covariance noise_std² Σ_k A^2k, A = I - "
                              "step_size P (the exact discrete law, not the continuous-time P⁻¹); mean tested at p ≥ "
@@ -410,7 +390,7 @@ def check_buffer(ctx: CheckContext) -> Outcome:
              ("capacity 50, pushes of 30, 40 and 80 rows: never more than 50 rows stored", _capacity_case(ctx)),
              ("re-initialisation rate, reinit_prob = 0.05", _rate_case(ctx, 0.05)),
              ("re-initialisation rate, reinit_prob = 0.3", _rate_case(ctx, 0.3))]
-    fraction, lines = _per_case(cases)
+    fraction, lines = per_case(cases)
     return Outcome(fraction, f"Buffers built with your ReplayBuffer; for the rate, {2 * RATE_DRAWS:,} rows sampled from a full "
                              f"buffer of rows equal to {MARKER:g} (so a fresh row cannot be mistaken for a stored one), "
                              f"two-sided binomial test at p ≥ {RATE_P_MIN:g}:\n{lines}")
@@ -514,7 +494,7 @@ def check_cd_loss(ctx: CheckContext) -> Outcome:
              ("alpha = 0.5 (keyword)", _loss_value_case(ctx, 0.5)),
              ("alpha = 0 (positional)", _loss_value_case(ctx, 0.0, positional=True)),
              ("gradient w.r.t. the energy's mean and scale parameters, alpha = 0.25", _loss_gradient_case(ctx))]
-    fraction, lines = _per_case(cases)
+    fraction, lines = per_case(cases)
     return Outcome(fraction, "16 real and 16 fake images under a quadratic energy with learnable mean and scale, against "
                              "mean E(x_real) - mean E(x_fake) + alpha (mean E(x_real)² + mean E(x_fake)²) and its analytic "
                              f"gradient (rtol {LOSS_RTOL:g} for values, {GRAD_RTOL:g} for gradients):\n{lines}")

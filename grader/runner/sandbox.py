@@ -40,7 +40,7 @@ class Limits:
     """Per-call limits; `time_scale` stretches every timeout (for slow machines)."""
 
     timeout_s: float = 30.0
-    memory_mb: int = 4096
+    memory_mb: int | None = 4096  # address space; None lifts it (CUDA reserves huge virtual ranges)
     threads: int = 1  # small models: one thread is as fast and far steadier on a loaded machine
     time_scale: float = 1.0
     startup_s: float = 60.0
@@ -219,8 +219,9 @@ class Sandbox:
         self._first_reply_pending = True
 
     def _limit_resources(self) -> None:  # runs in the child between fork and exec
-        memory = self.limits.memory_mb * 2**20
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        if self.limits.memory_mb is not None:
+            memory = self.limits.memory_mb * 2**20
+            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 2**20, 256 * 2**20))
         if os.geteuid() != 0:  # root ignores RLIMIT_NPROC; the worker's seccomp filter covers that case
