@@ -85,3 +85,20 @@ def test_unreadable_notebook_is_reported_as_an_import_failure(tmp_path):
     (tmp_path / f"{P1}.ipynb").write_text("{ this is not json")
     run = grade(tmp_path, tmp_path / "out", ids={"1a.dtype"})
     assert run.score == 0 and "could not be read as a notebook" in run.results[0].output
+
+
+def test_problem3_notebook_grades_like_its_script(tmp_path):
+    """The EBM module as a notebook whose last cells train and sample for ages: same scores, normal time."""
+    module, ids = "p3_ebm", {"3.sgld_step", "3.buffer", "3.cd_loss"}
+    script_dir, notebook_dir = tmp_path / "script", tmp_path / "notebook"
+    script_dir.mkdir(), notebook_dir.mkdir()
+    source = (REFERENCE / f"{module}.py").read_text()
+    (script_dir / f"{module}.py").write_text(source)
+    training = "model = train_ebm(torch.rand(10_000, 1, 28, 28) * 2 - 1, n_iters=10**9)\ntorch.save(model.state_dict(), 'p3_energy.pt')"
+    nbformat.write(notebook_from_module(source, [training, TRAINING_CELL]), notebook_dir / f"{module}.ipynb")
+    started = time.monotonic()
+    from_notebook = grade(notebook_dir, tmp_path / "out-nb", ids=ids)
+    assert time.monotonic() - started < 120
+    from_script = grade(script_dir, tmp_path / "out-py", ids=ids)
+    assert [(r.id, r.score) for r in from_notebook.results] == [(r.id, r.score) for r in from_script.results]
+    assert from_notebook.score == from_notebook.max_score
