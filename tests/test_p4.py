@@ -7,15 +7,16 @@ does not turn a slow training into a timeout.
 """
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
+from helpers import CORPUS, REFERENCE, TEMPLATE, by_id, grade, patched_submission
 
 from grader.checks import p4
 from grader.oracles import p4 as oracle
 from grader.oracles.moons import sample_moons, sample_moons_continuous
 from grader.runner.sandbox import Limits
-
-from helpers import CORPUS, REFERENCE, TEMPLATE, by_id, grade, patched_submission
 
 P4 = "p4_realnvp"
 COUPLING = {"4.coupling_forward", "4.coupling_inverse", "4.coupling_jacobian"}
@@ -154,4 +155,4 @@ def test_sample_measures_on_the_true_law():
 def test_nll_credit_is_monotone_between_the_thresholds():
     assert p4.nll_fraction(p4.NLL_FULL) == 1.0 and p4.nll_fraction(p4.NLL_ZERO) == 0.0
     values = [p4.nll_fraction(v) for v in np.linspace(p4.NLL_FULL, p4.NLL_ZERO, 7)]
-    assert all(a > b for a, b in zip(values, values[1:]))
+    assert all(a > b for a, b in pairwise(values))

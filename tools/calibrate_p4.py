@@ -72,8 +72,7 @@ def summary(path: Path) -> None:
     print("|---|---|---|---|---|---|---|---|")
     for name in dict.fromkeys(r["impl"] for r in rows):
         sel = [r for r in rows if r["impl"] == name]
-        col = lambda key: np.array([r[key] for r in sel])  # noqa: E731
-        nll, mass, near, tv, cpu = col("nll"), col("mass"), col("near"), col("coverage_tv"), col("cpu_s")
+        nll, mass, near, tv, cpu = (np.array([r[key] for r in sel]) for key in ("nll", "mass", "near", "coverage_tv", "cpu_s"))
         print(f"| {name} | {len(sel)} | {nll.min():.3f} / {np.median(nll):.3f} / {nll.max():.3f} | {nll.max() - entropy:+.3f} "
               f"| {mass.min():.4f} / {mass.max():.4f} | {near.min():.3f} / {np.median(near):.3f} "
               f"| {np.median(tv):.3f} / {tv.max():.3f} | {np.median(cpu):.0f} / {cpu.max():.0f} |")

@@ -291,7 +291,7 @@ class _Training:
     seconds: float
 
 
-_TRAININGS: "weakref.WeakKeyDictionary[object, _Training]" = weakref.WeakKeyDictionary()
+_TRAININGS: weakref.WeakKeyDictionary[object, _Training] = weakref.WeakKeyDictionary()
 
 
 def _trained(ctx: CheckContext) -> tuple[Handle, float]:
@@ -505,8 +505,8 @@ def check_samples_quality(ctx: CheckContext) -> Outcome:
     near_fraction = float(np.clip((share - NEAR_ZERO) / (NEAR_FULL - NEAR_ZERO), 0, 1))
     cover_fraction = float(np.clip((COVERAGE_ZERO - tv) / (COVERAGE_ZERO - COVERAGE_FULL), 0, 1))
     figures = _samples_figure(ctx, handle, samples)
-    lines = [f"- on the moons: {share:.1%} of sample({N_SAMPLES}) lie within 3σ = {3 * NOISE:g} of an arc (real data: 99.7%); "
-             f"full credit at ≥ {NEAR_FULL:.0%}, none at ≤ {NEAR_ZERO:.0%}",
+    lines = [(f"- on the moons: {share:.1%} of sample({N_SAMPLES}) lie within 3σ = {3 * NOISE:g} of an arc (real data: 99.7%); "
+              f"full credit at ≥ {NEAR_FULL:.0%}, none at ≤ {NEAR_ZERO:.0%}"),
              f"- coverage: those samples fall on the 12 equal segments of the two arcs with total-variation distance {tv:.3f} "
              f"from the data's even spread; full credit at ≤ {COVERAGE_FULL:g}, none at ≥ {COVERAGE_ZERO:g}"
              + (" (whole parts of the moons are missing or over-weighted)" if cover_fraction < 1 else "")]

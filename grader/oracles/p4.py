@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -41,7 +42,7 @@ def random_mlp(rng: np.random.Generator, dim: int, hidden: int, out_scale: float
     """A random `dim -> hidden -> hidden -> dim` net, weights exactly representable in float32 (the child's dtype)."""
     sizes = (dim, hidden, hidden, dim)
     weights, biases = [], []
-    for index, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for index, (n_in, n_out) in enumerate(pairwise(sizes)):
         scale = out_scale if index == len(sizes) - 2 else 1.0
         weights.append(_f32(rng.normal(size=(n_out, n_in)) * scale / math.sqrt(n_in) * 1.5))
         biases.append(_f32(rng.normal(size=n_out) * 0.3 * scale))
