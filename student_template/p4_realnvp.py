@@ -225,7 +225,9 @@ class RealNVP(nn.Module):
 # held-out NLL reaches about 0.32 nats after 1,000 steps (10,000 training points); the best
 # possible value, the entropy of the data, is 0.289. With a lower learning rate (`3e-3`) the
 # same model only reaches about 0.36 in 1,000 steps. A held-out NLL clearly *below* 0.289 means
-# a bug (usually a missing log-determinant).
+# a bug: `log_prob` is not a normalised density (a log-determinant counted twice or with the
+# wrong sign). A missing log-determinant can push the NLL up as well as down, so also check
+# that `exp(log_prob)` sums to about 1 over a fine grid (times the cell area).
 
 # %%
 def train_realnvp(data: torch.Tensor | np.ndarray, n_steps: int, seed: int = 0) -> RealNVP:
