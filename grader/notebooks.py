@@ -2,7 +2,8 @@
 
 The rule (stated in the templates' first cell): from every code cell the grader keeps only the
 top-level imports, function and class definitions, and assignments of constants (literals,
-names, attributes, arithmetic, and a few constructors such as `torch.device(...)`). Everything
+names, attributes, arithmetic, comprehensions, lambdas, and a few cheap constructors and
+queries such as `torch.device(...)`, `torch.tensor(...)`, `torch.cuda.is_available()`). Everything
 else (training loops, plotting, `if __name__ == "__main__":` blocks) is left out, so grading
 never trains. IPython magics and shell escapes are dropped; a cell that does not parse is
 skipped. Every drop that could matter is reported back as a note.
@@ -14,8 +15,13 @@ from pathlib import Path
 
 import nbformat
 
-CONSTANT_CALLS = frozenset({"torch.device", "torch.tensor", "torch.Size", "np.array", "numpy.array", "float",
-                            "int", "tuple", "list", "dict", "set", "range", "Path", "pathlib.Path", "slice"})
+CONSTANT_CALLS = frozenset({
+    "float", "int", "bool", "str", "tuple", "list", "dict", "set", "range", "slice", "Path", "pathlib.Path",
+    "torch.device", "torch.tensor", "torch.Size", "torch.zeros", "torch.ones", "torch.eye", "torch.arange",
+    "torch.linspace", "torch.cuda.is_available", "torch.backends.mps.is_available",
+    "np.array", "np.zeros", "np.ones", "np.eye", "np.arange", "np.linspace",
+    "numpy.array", "numpy.zeros", "numpy.ones", "numpy.eye", "numpy.arange", "numpy.linspace",
+})
 
 
 def _dotted(node: ast.AST) -> str:
@@ -27,13 +33,15 @@ def _dotted(node: ast.AST) -> str:
 
 
 def _is_constant(node: ast.AST) -> bool:
-    """True if evaluating `node` cannot train or do work: literals, names and cheap constructors."""
-    for child in ast.walk(node):
-        if isinstance(child, ast.Call) and _dotted(child.func) not in CONSTANT_CALLS:
-            return False
-        if isinstance(child, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.Await, ast.Yield, ast.NamedExpr)):
-            return False
-    return True
+    """True if evaluating `node` cannot train or do work: literals, names, cheap constructors,
+    comprehensions over those, and lambdas (whose bodies do not run when defined)."""
+    if isinstance(node, ast.Lambda):
+        return True
+    if isinstance(node, ast.Call) and _dotted(node.func) not in CONSTANT_CALLS and not _dotted(node.func).startswith("math."):
+        return False
+    if isinstance(node, (ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)):
+        return False
+    return all(_is_constant(child) for child in ast.iter_child_nodes(node))
 
 
 def _keep(statement: ast.stmt) -> bool:

@@ -66,7 +66,8 @@ def test_both_files_present_grades_the_script_and_says_so(tmp_path):
 
 
 def test_extraction_rule_keeps_definitions_and_constants_only(tmp_path):
-    cells = ["import torch\nDEVICE = torch.device('cpu')\nSTEPS = 2 * 100\nmodel = train(STEPS)",
+    cells = ["import torch\nDEVICE = torch.device('cuda' if torch.cuda.is_available() else 'cpu')\nSTEPS = 2 * 100\nmodel = train(STEPS)",
+             "MASKS = [torch.tensor([i % 2, 1 - i % 2]) for i in range(4)]\nswish = lambda x: x * torch.sigmoid(x)\nlosses = [train(i) for i in range(3)]",
              "@torch.no_grad()\ndef f(x):\n    return x\n\nclass Net(torch.nn.Module):\n    pass",
              "if __name__ == '__main__':\n    train()",
              "history = [step(i) for i in range(10)]"]
@@ -76,9 +77,9 @@ def test_extraction_rule_keeps_definitions_and_constants_only(tmp_path):
     code, notes = notebook_to_module(tmp_path / "nb.ipynb")
     kept = ast.parse(code)
     names = [type(n).__name__ for n in kept.body]
-    assert names == ["Import", "Assign", "Assign", "FunctionDef", "ClassDef"]
+    assert names == ["Import", "Assign", "Assign", "Assign", "Assign", "FunctionDef", "ClassDef"]
     assert "@torch.no_grad()" in code and "train(" not in code and "step(" not in code
-    assert any("3 top-level statement(s) not run" in n for n in notes)
+    assert any("4 top-level statement(s) not run" in n for n in notes)
 
 
 def test_unreadable_notebook_is_reported_as_an_import_failure(tmp_path):
