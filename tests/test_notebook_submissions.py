@@ -103,3 +103,17 @@ def test_problem3_notebook_grades_like_its_script(tmp_path):
     from_script = grade(script_dir, tmp_path / "out-py", ids=ids)
     assert [(r.id, r.score) for r in from_notebook.results] == [(r.id, r.score) for r in from_script.results]
     assert from_notebook.score == from_notebook.max_score
+
+
+def test_problem4_notebook_grades_like_its_script(tmp_path):
+    module, ids = "p4_realnvp", {"4.coupling_forward", "4.coupling_inverse", "4.coupling_jacobian", "4.sample"}
+    script_dir, notebook_dir = tmp_path / "script", tmp_path / "notebook"
+    script_dir.mkdir(), notebook_dir.mkdir()
+    source = (REFERENCE / f"{module}.py").read_text()
+    (script_dir / f"{module}.py").write_text(source)
+    training = "model = train_realnvp(torch.randn(20_000, 2), n_steps=10**9)\nprint(model.log_prob(torch.zeros(1, 2)))"
+    nbformat.write(notebook_from_module(source, [training]), notebook_dir / f"{module}.ipynb")
+    from_notebook = grade(notebook_dir, tmp_path / "out-nb", ids=ids)
+    from_script = grade(script_dir, tmp_path / "out-py", ids=ids)
+    assert [(r.id, r.score) for r in from_notebook.results] == [(r.id, r.score) for r in from_script.results]
+    assert from_notebook.score == from_notebook.max_score
