@@ -1,6 +1,8 @@
 """Full training of the Problem 3 reference energy model on the embedded MNIST train split.
 
     python -m reference.p3_train --out assets/p3_reference_energy.pt --iters 1500
+    python -m reference.p3_train --init assets/p3_reference_energy.pt --out assets/p3_reference_energy.pt \
+        --iters 1000 --seed 1 --threads 2        # the shipped checkpoint: 1,000 more iterations
 
 Uses `reference.p3_ebm.train_ebm` with more Langevin steps per iteration and a larger batch
 than its short-run defaults. Deterministic for a given seed and thread count; prints progress,
@@ -34,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is steadiest on a shared machine)")
     parser.add_argument("--save-every", type=int, default=100)
     parser.add_argument("--mnist-root", type=Path, default=None, help="full MNIST in torchvision's layout")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="continue from this state_dict (a fresh replay buffer and optimiser; use another --seed)")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -45,7 +49,11 @@ def main(argv: list[str] | None = None) -> int:
         if iteration % args.save_every == 0 and iteration < args.iters:
             torch.save(model.state_dict(), args.out.with_suffix(f".iter{iteration}.pt"))
 
-    model = train_ebm(images, args.iters, seed=args.seed, log_every=25, callback=checkpoint, **FULL_SETTINGS)
+    start = None
+    if args.init is not None:
+        start = EnergyNet()
+        start.load_state_dict(torch.load(args.init, weights_only=True))
+    model = train_ebm(images, args.iters, seed=args.seed, model=start, log_every=25, callback=checkpoint, **FULL_SETTINGS)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), args.out)
     if args.copy_to:
