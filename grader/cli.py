@@ -87,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.device == "cuda" and not cuda_available():
         print("grade: --device cuda was given but torch sees no CUDA device here; use --device cpu", file=sys.stderr)
         return EXIT_USAGE
-    memory_mb = args.memory_mb if args.memory_mb is not None else None if args.device == "cuda" else Limits().memory_mb
+    memory_mb = args.memory_mb
+    if memory_mb is None:  # CUDA reserves huge virtual ranges, so the address-space limit goes with --device cuda
+        memory_mb = None if args.device == "cuda" else Limits().memory_mb
     options = GradingOptions(Limits(memory_mb=memory_mb, threads=args.threads, time_scale=args.time_scale),
                              mnist_root=args.mnist_root, device=args.device, progress=not args.quiet)
     try:

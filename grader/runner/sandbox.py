@@ -199,14 +199,14 @@ class Sandbox:
         path_file.write_text("\n".join(child_sys_path()) + "\n")
         readable_file = self.workdir / ".readable"
         readable_file.write_text("\n".join(readable_roots(hidden_paths()) + [str(submission_dir)]) + "\n")
-        self.log_path = self.workdir / ".output.log"
+        log_path = self.workdir / ".output.log"  # what the student prints; never read back (it could hold hidden inputs)
         parent_read, child_write = os.pipe()
         child_read, parent_write = os.pipe()
         threads = str(limits.threads)
         env = {k: os.environ[k] for k in _PASSED_ENV if k in os.environ}
         env.update(PATH="/usr/bin:/bin", HOME=str(self.workdir), TMPDIR=str(self.workdir), PYTHONHASHSEED="0",
                    OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
-        with open(self.log_path, "wb") as log:
+        with open(log_path, "wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-I", "-S", str(WORKER), str(child_read), str(child_write), threads, str(submission_dir), str(path_file), str(readable_file)],
                 cwd=self.workdir, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
@@ -284,13 +284,6 @@ class Sandbox:
             hint = " (often a memory limit or a crash in native code)" if name in ("SIGKILL", "SIGSEGV", "SIGABRT") else ""
             return f"the student's process was killed by {name}{hint}"
         return f"the student's process exited with code {code} (sys.exit or os._exit in submitted code?)"
-
-    def output_tail(self, n_chars: int = 2000) -> str:
-        """The end of what the child printed (only for messages that cannot leak hidden inputs)."""
-        try:
-            return self.log_path.read_bytes()[-n_chars:].decode(errors="replace")
-        except OSError:
-            return ""
 
     def close(self) -> None:
         """Kill the child's whole process group and remove its working directory (idempotent)."""
