@@ -38,6 +38,10 @@ class CheckContext:
         except StudentCodeError as error:
             raise StudentCodeError(error.kind, f"{label}: {error.message}", error.error_type, error.where) from None
 
+    def seed(self, name: str, public: int) -> int:
+        """A data seed of this check: the instructor's private one when given (`grade --private`), else `public`."""
+        return self.options.private.seed(name, public)
+
     def ref(self, attr: str) -> Ref:
         """A student function or class to pass as an argument (e.g. to a probe)."""
         return Ref(self.check.module, attr)

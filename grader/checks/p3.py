@@ -526,10 +526,11 @@ def _auroc_fraction(value: float) -> float:
        title=f"train_ebm: a short CPU training ({TRAIN_ITERS} iterations) whose energy ranks held-out digits "
              "below noise and pixel-shuffled digits")
 def check_train_ebm(ctx: CheckContext) -> Outcome:
-    train = _digits(ctx, "train", TRAIN_DIGITS, 0)
-    heldout = _digits(ctx, "heldout", EVAL_DIGITS, 1)
-    negatives = {"noise": np.random.default_rng(3401).uniform(-1, 1, heldout.shape).astype(np.float32),
-                 "shuffled": oracle.shuffle_pixels(heldout, 3402).astype(np.float32)}
+    train = _digits(ctx, "train", TRAIN_DIGITS, ctx.seed("3.train_digits", 0))
+    held_out_seed = ctx.seed("3.held_out_digits", 1)
+    heldout = _digits(ctx, "heldout", EVAL_DIGITS, held_out_seed)
+    negatives = {"noise": np.random.default_rng(held_out_seed + 3400).uniform(-1, 1, heldout.shape).astype(np.float32),
+                 "shuffled": oracle.shuffle_pixels(heldout, held_out_seed + 3401).astype(np.float32)}
     model = ctx.call("train_ebm", train, TRAIN_ITERS, 0, seed=0, keep=True, timeout_s=TRAIN_TIMEOUT_S)
     if not isinstance(model, Handle) or model.type_name == "NoneType":
         return Outcome(0.0, f"train_ebm returned {describe(model)}; it must return the trained EnergyNet")
@@ -606,7 +607,7 @@ def check_checkpoint(ctx: CheckContext) -> Outcome:
         if not torch.cuda.is_available():
             return Outcome(0.0, f"grader configuration: --device {device} was given but CUDA is not available on this "
                                 "machine; grade again with --device cpu (this is not the submission's fault).")
-    report = ctx.probe("checkpoint_samples", ctx.ref("EnergyNet"), str(path), SAMPLES, SAMPLER_SEED, device=device, **SAMPLER)
+    report = ctx.probe("checkpoint_samples", ctx.ref("EnergyNet"), str(path), SAMPLES, ctx.seed("3.sampler", SAMPLER_SEED), device=device, **SAMPLER)
     if report.get("grader_error"):
         return Outcome(0.0, f"grader configuration: {report['problem']}; grade again with --device cpu (not the submission's fault).")
     if report["problem"]:

@@ -302,7 +302,7 @@ def _trained(ctx: CheckContext) -> tuple[Handle, float]:
         raise done.error
     if done is not None and done.box is box and box.alive:
         return done.handle, done.seconds
-    data = sample_moons(N_TRAIN, NOISE, seed=DATA_SEED)
+    data = sample_moons(N_TRAIN, NOISE, seed=ctx.seed("4.train_data", DATA_SEED))
     started = time.monotonic()
     try:
         handle = ctx.call("train_realnvp", data, TRAIN_STEPS, 0, keep=True, timeout_s=TRAIN_TIMEOUT_S)
@@ -324,8 +324,8 @@ def _log_prob(ctx: CheckContext, handle: Handle, points: np.ndarray, label: str)
 
 # ---------------------------------------------------------------------------------- training
 @functools.cache
-def _held_out() -> np.ndarray:
-    return sample_moons(N_HELD_OUT, NOISE, seed=HELD_OUT_SEED)
+def _held_out(seed: int) -> np.ndarray:
+    return sample_moons(N_HELD_OUT, NOISE, seed=seed)
 
 
 def nll_fraction(nll: float) -> float:
@@ -337,7 +337,7 @@ def nll_fraction(nll: float) -> float:
        title=f"train_realnvp: held-out NLL on fresh moons after {TRAIN_STEPS} steps on {N_TRAIN:,} points, and a normalised density")
 def check_train_nll(ctx: CheckContext) -> Outcome:
     handle, seconds = _trained(ctx)
-    log_p = _log_prob(ctx, handle, _held_out(), f"{N_HELD_OUT:,} held-out points")
+    log_p = _log_prob(ctx, handle, _held_out(ctx.seed("4.held_out", HELD_OUT_SEED)), f"{N_HELD_OUT:,} held-out points")
     entropy = moons_entropy(NOISE)
     trained = f"train_realnvp(data, {TRAIN_STEPS}, 0) on {N_TRAIN:,} moons took {seconds:.0f} s"
     if not np.all(np.isfinite(log_p)):
@@ -527,6 +527,6 @@ def _samples_figure(ctx: CheckContext, handle: Handle, samples: np.ndarray) -> t
     except (StudentCodeError, WrongOutput):
         log_p = np.full(gx.size, np.nan)
     path, relative = ctx.figure_path("samples")
-    moons_flow(path, sample_moons(N_SAMPLES, NOISE, seed=HELD_OUT_SEED + 1), samples, log_p.reshape(gx.shape), FIGURE_EXTENT,
+    moons_flow(path, sample_moons(N_SAMPLES, NOISE, seed=ctx.seed("4.held_out", HELD_OUT_SEED) + 1), samples, log_p.reshape(gx.shape), FIGURE_EXTENT,
                "Problem 4: fresh moons, your model's samples, and its log-density")
     return (relative,)
