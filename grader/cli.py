@@ -11,6 +11,7 @@ from grader.classroom import grade_class
 from grader.engine import grade_submission
 from grader.manual import SCORES_FILE, ManualScoreError, load_manual_scores
 from grader.options import GradingOptions
+from grader.private import PrivateInputsError, load_private_inputs
 from grader.report import write_reports
 from grader.results import GradingRun
 from grader.runner.sandbox import Limits
@@ -31,7 +32,8 @@ def _problems(text: str) -> set[int]:
 
 def build_parser() -> argparse.ArgumentParser:
     limits = Limits()
-    parser = argparse.ArgumentParser(prog="grade", description="Grade a Problem Set 4 submission folder in isolated child processes.")
+    parser = argparse.ArgumentParser(prog="grade", description="Grade a Problem Set 4 submission folder in isolated child processes.",
+                                     epilog=f"other commands: {', '.join(f'grade {verb} --help' for verb in VERBS)}")
     parser.add_argument("submission", nargs="?", help="folder with p1_change_of_variables.py / p3_ebm.py / p4_realnvp.py (or .ipynb), answers.md, p3_energy.pt")
     parser.add_argument("--class", dest="whole_class", action="store_true", help="SUBMISSION is a class: one subfolder per student, graded into OUT/<name>/, with OUT/gradebook.csv")
     parser.add_argument("--out", type=Path, default=Path("grading-out"), help="output folder for results.json, report.md, report.html, figures/ (default: %(default)s)")
@@ -46,7 +48,45 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="device for the grader's own sampling of p3_energy.pt")
     parser.add_argument("--manual-scores", type=Path, help=f"class-wide scores for the written answers (TOML, one table per submission folder name); OUT/{SCORES_FILE} is read too")
     parser.add_argument("--quiet", action="store_true", help="no per-check progress lines")
+    parser.add_argument("--private", type=Path, help="the instructor's private inputs for the official grade (TOML: hidden seeds, "
+                                                     "check visibility; docs/private_inputs.md); default: public defaults, said in the report")
     return parser
+
+
+VERBS = ("gradescope-zip", "init-ci")  # a submission folder of one of these names is graded as ./NAME
+
+
+def build_verb_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="grade", description="Set up grading outside this machine (README: 'For instructors').")
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    gradescope = verbs.add_parser("gradescope-zip", help="build the Gradescope autograder zip")
+    gradescope.add_argument("--out", type=Path, default=Path("autograder.zip"), help="the zip to write (default: %(default)s)")
+    gradescope.add_argument("--private", type=Path, help="private inputs to bundle (hidden seeds, check visibility); keep the zip private")
+    init = verbs.add_parser("init-ci", help="write .github/workflows/grade.yml (the students' grading workflow) into a repository")
+    init.add_argument("repo", type=Path, nargs="?", default=Path("."), help="the student repository or template folder (default: .)")
+    init.add_argument("--grader", required=True, help="pip requirement of the pinned grader, e.g. "
+                                                      "'ps4-autograder @ git+https://github.com/COURSE/ps4-autograder@v1.0' or a wheel URL")
+    init.add_argument("--fail-under", type=float, default=0.0, help="the job fails below this score (default: %(default)g)")
+    init.add_argument("--force", action="store_true", help="overwrite an existing workflow")
+    return parser
+
+
+def run_verb(argv: list[str]) -> int:
+    from grader.ci.gradescope_zip import build_zip  # only for these verbs
+    from grader.ci.workflow import init_ci
+
+    args = build_verb_parser().parse_args(argv)
+    try:
+        if args.verb == "gradescope-zip":
+            names = build_zip(args.out, args.private)
+            print(f"wrote {args.out} ({len(names)} files{', with private inputs' if args.private else ''}); upload it as the "
+                  "assignment's autograder on Gradescope")
+        else:
+            print(f"wrote {init_ci(args.repo, args.grader, args.fail_under, args.force)}")
+    except (PrivateInputsError, OSError) as error:
+        print(f"grade: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
 
 
 def cuda_available() -> bool:
@@ -72,13 +112,21 @@ def print_summary(run: GradingRun, out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in VERBS:
+        return run_verb(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         checks = select(args.only, set(args.check_ids.split(",")) if args.check_ids else None)
+        private = load_private_inputs(args.private)
     except KeyError as error:
         print(f"grade: {error.args[0]}", file=sys.stderr)
         return EXIT_USAGE
+    except PrivateInputsError as error:
+        print(f"grade: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    checks = private.apply(checks)
     if args.list:
         list_checks(checks)
         return EXIT_OK
@@ -91,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     if memory_mb is None:  # CUDA reserves huge virtual ranges, so the address-space limit goes with --device cuda
         memory_mb = None if args.device == "cuda" else Limits().memory_mb
     options = GradingOptions(Limits(memory_mb=memory_mb, threads=args.threads, time_scale=args.time_scale),
-                             mnist_root=args.mnist_root, device=args.device, progress=not args.quiet)
+                             mnist_root=args.mnist_root, device=args.device, progress=not args.quiet, private=private)
     try:
         if args.whole_class:
             rows = grade_class(Path(args.submission), args.out, checks, options, args.manual_scores)

@@ -35,7 +35,7 @@ def grade_submission(folder: str | Path, out_dir: Path, checks: list[Check], opt
     finally:
         modules.close()
         submission.cleanup()
-    notes = list(submission.notes) + [n for source in submission.modules.values() for n in source.notes]
+    notes = [options.private.note] + list(submission.notes) + [n for source in submission.modules.values() for n in source.notes]
     graded = [f"{name}: graded {source.origin}" for name, source in submission.modules.items()]
     return GradingRun(str(submission.root), tuple(results), round(time.monotonic() - started, 2), tuple(graded + notes))
 
