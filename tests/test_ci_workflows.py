@@ -92,6 +92,7 @@ def test_init_ci_writes_the_instructors_settings(tmp_path):
 class FakeGitHub:
     """Comments of one pull request, as GitHub's REST API serves them."""
 
+    url: str = ""  # where the fixture serves it
     comments: dict[int, str] = field(default_factory=lambda: {100: "Nice work so far! (a person's comment)"})
     calls: list[tuple[str, str]] = field(default_factory=list)
     next_id: int = 500

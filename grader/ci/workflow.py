@@ -12,7 +12,7 @@ from importlib.resources import files
 from pathlib import Path
 
 WORKFLOW_PATH = Path(".github/workflows/grade.yml")
-SETTINGS = {"grader": "GRADER_PACKAGE", "fail_under": "FAIL_UNDER", "grade_args": "GRADE_ARGS"}
+SETTINGS = {"grader": "GRADER_PACKAGE", "fail_under": "FAIL_UNDER"}  # argument -> env line of the workflow
 
 
 def template() -> str:
@@ -20,14 +20,14 @@ def template() -> str:
     return (files("grader.ci") / "templates" / "grade.yml").read_text()
 
 
-def render_workflow(grader: str | None = None, fail_under: float | None = None, grade_args: str | None = None) -> str:
+def render_workflow(grader: str | None = None, fail_under: float | None = None) -> str:
     """The workflow with the given settings (None keeps the default).
 
     `grader` is a pip requirement for the pinned grader, e.g.
     "ps4-autograder @ git+https://github.com/COURSE/ps4-autograder@v1.0" or a wheel's URL.
     """
     text = template()
-    for key, value in {"grader": grader, "fail_under": None if fail_under is None else f"{fail_under:g}", "grade_args": grade_args}.items():
+    for key, value in {"grader": grader, "fail_under": None if fail_under is None else f"{fail_under:g}"}.items():
         if value is None:
             continue
         pattern = re.compile(rf"^(  {SETTINGS[key]}: )\"[^\"\n]*\"", re.MULTILINE)
