@@ -59,8 +59,8 @@ def run(root: Path) -> dict:
     else:
         reason = "\n".join(line.removeprefix("grade: ") for line in errors.getvalue().splitlines() if line.startswith("grade: "))
         results = {"score": 0.0, "output": "The autograder could not grade this submission: "
-                   f"{reason or 'see the autograder log'}\n\nUpload the files themselves "
-                   f"({', '.join(sorted(EXPECTED))}), not a folder that holds them in turn.",
+                   f"{reason or 'see the autograder log'}\n\nUpload the files ({', '.join(sorted(EXPECTED))}), "
+                   "or one folder that holds them.",
                    "output_format": "text", "visibility": "visible", "stdout_visibility": "hidden", "tests": []}
     (results_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     shutil.rmtree(out, ignore_errors=True)
