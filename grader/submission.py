@@ -17,6 +17,7 @@ Rules (see docs/threat_model/staging_reports.md):
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import re
 import shutil
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -41,7 +43,7 @@ STAGING_SECONDS = 60.0  # wall-clock budget for staging one submission
 IMAGE_MAGIC = ((b"\x89PNG\r\n\x1a\n", ".png"), (b"\xff\xd8\xff", ".jpg"), (b"GIF87a", ".gif"), (b"GIF89a", ".gif"))
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".gif"})
 IMAGE_DIR = "answer-images"  # staged images: IMAGE_DIR/<index><ext by content>
-_IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)>?[^)]*\)")
+IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)>?[^)]*\)")
 _CHUNK = MiB
 
 
@@ -74,8 +76,8 @@ class Submission:
         shutil.rmtree(self.staged, ignore_errors=True)
 
 
-class _Skip(Exception):
-    """One file is not staged; the message is the note."""
+class SkippedFile(Exception):
+    """A file that is not read (a link, a special file, over its cap); the message says why."""
 
 
 def image_type(head: bytes) -> str | None:
@@ -83,44 +85,67 @@ def image_type(head: bytes) -> str | None:
     return next((ext for magic, ext in IMAGE_MAGIC if head.startswith(magic)), None)
 
 
-def read_regular(name: str, dir_fd: int | None, cap: int, deadline: float = float("inf")) -> bytes:
-    """The bytes of the regular file `name` (relative to `dir_fd`), never through a link.
+def _chunks(name: str, dir_fd: int | None, cap: int, deadline: float) -> Iterator[bytes]:
+    """The bytes of the regular file `name` (relative to `dir_fd`), never through a link, in chunks.
 
-    Raises `_Skip` with the reason for a link, a special file, a file over `cap` bytes, or a
-    file that takes past `deadline` (time.monotonic) to read.
+    Raises `SkippedFile` with the reason for a link, a special file, a file over `cap` bytes, or a
+    file that takes past `deadline` (time.monotonic) to read; FileNotFoundError if it is absent.
     """
-    before = os.lstat(name, dir_fd=dir_fd)  # FileNotFoundError: not handed in
+    before = os.lstat(name, dir_fd=dir_fd)
     if stat.S_ISLNK(before.st_mode):
-        raise _Skip("is a symbolic link; links are never followed, so it was ignored")
-    if not stat.S_ISREG(before.st_mode):
-        raise _Skip(f"is not a regular file ({_kind(before.st_mode)}); ignored")
+        raise SkippedFile("is a symbolic link; links are never followed, so it was ignored")
+    if not stat.S_ISREG(before.st_mode):  # a FIFO, device or socket is never even opened
+        raise SkippedFile(f"is not a regular file ({_kind(before.st_mode)}); ignored")
     flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(name, flags, dir_fd=dir_fd)
     except OSError as error:
         if error.errno == errno.ELOOP:
-            raise _Skip("is a symbolic link; links are never followed, so it was ignored") from None
-        raise _Skip(f"could not be opened ({error.strerror})") from None
+            raise SkippedFile("is a symbolic link; links are never followed, so it was ignored") from None
+        raise SkippedFile(f"could not be opened ({error.strerror})") from None
     try:
-        opened = os.fstat(fd)
-        if not stat.S_ISREG(opened.st_mode):  # swapped between lstat and open
-            raise _Skip(f"is not a regular file ({_kind(opened.st_mode)}); ignored")
+        opened = os.fstat(fd)  # what was opened, whatever happened to the name since the lstat
+        if not stat.S_ISREG(opened.st_mode):
+            raise SkippedFile(f"is not a regular file ({_kind(opened.st_mode)}); ignored")
         if opened.st_size > cap:
-            raise _Skip(f"is {opened.st_size / MiB:.1f} MB, over the {_size(cap)} cap; ignored")
-        chunks, total = [], 0
-        while True:
-            if time.monotonic() > deadline:
-                raise _Skip(f"took longer than the {STAGING_SECONDS:g} s staging limit to read; ignored")
-            chunk = os.read(fd, min(_CHUNK, cap + 1 - total))
-            if not chunk:
-                break
-            chunks.append(chunk)
+            raise SkippedFile(f"is {opened.st_size / MiB:.1f} MB, over the {_size(cap)} cap; ignored")
+        total = 0
+        while chunk := os.read(fd, min(_CHUNK, cap + 1 - total)):
             total += len(chunk)
             if total > cap:
-                raise _Skip(f"is over the {_size(cap)} cap; ignored")
-        return b"".join(chunks)
+                raise SkippedFile(f"is over the {_size(cap)} cap; ignored")
+            if time.monotonic() > deadline:
+                raise SkippedFile(f"took longer than the {STAGING_SECONDS:g} s staging limit to read; ignored")
+            yield chunk
     finally:
         os.close(fd)
+
+
+def read_regular(name: str, dir_fd: int | None, cap: int, deadline: float = float("inf")) -> bytes:
+    """All bytes of the regular file `name` (relative to `dir_fd`, or a path); see `_chunks`."""
+    return b"".join(_chunks(name, dir_fd, cap, deadline))
+
+
+def copy_regular(name: str, dir_fd: int | None, cap: int, target: Path, deadline: float = float("inf")) -> tuple[int, bytes]:
+    """Copy the regular file `name` to the new file `target` (0o644); returns its size and first
+    bytes. Nothing is left at `target` when it raises (see `_chunks`)."""
+    chunks = _chunks(name, dir_fd, cap, deadline)
+    head = next(chunks, b"")  # raises before `target` is created when the file is refused
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o644)
+    size = 0
+    try:
+        for chunk in itertools.chain([head], chunks):
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(fd, view):]
+            size += len(chunk)
+        os.fchmod(fd, 0o644)
+    except BaseException:
+        os.close(fd)
+        target.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    return size, head[:64]
 
 
 def _kind(mode: int) -> str:
@@ -131,18 +156,6 @@ def _kind(mode: int) -> str:
 
 def _size(cap: int) -> str:
     return f"{cap / MiB:g} MB"
-
-
-def _write_staged(path: Path, data: bytes) -> None:
-    """A new file readable by the child's unprivileged uid (0o644), never through an existing link."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fchmod(fd, 0o644)
-    finally:
-        os.close(fd)
 
 
 def check_output_folder(root: Path, out_dir: Path | None) -> str | None:
@@ -216,7 +229,7 @@ class _Stager:
         answers = self.copy("answers.md", CAPS["answers.md"])
         self.copy("p3_energy.pt", CAPS["p3_energy.pt"])
         if answers is not None:
-            self.stage_images(answers.decode("utf-8", errors="replace"))
+            self.stage_images((self.submission.staged / "answers.md").read_text(encoding="utf-8", errors="replace"))
         for name, ext in present.items():
             try:
                 source = _module_source(self.submission.staged, name, ext)
@@ -235,7 +248,7 @@ class _Stager:
 
     def copy(self, name: str, cap: int, dir_fd: int | None = None, target: Path | None = None,
              shown: str | None = None, missing: str | None = None) -> bytes | None:
-        """Stage one file and return its bytes; None (with a note, or `missing` when absent) if not staged."""
+        """Stage one file and return its first bytes; None (with a note, or `missing` when absent) if not staged."""
         shown = shown or name
         dir_fd = self.root_fd if dir_fd is None else dir_fd
         if time.monotonic() > self.deadline:
@@ -243,14 +256,13 @@ class _Stager:
                 self.note(f"{shown} was not staged: staging took longer than {STAGING_SECONDS:g} s")
             return None
         try:
-            data = read_regular(name, dir_fd, min(cap, TOTAL_BYTES - self.total), self.deadline)
-            self.total += len(data)
-            _write_staged(target or self.submission.staged / name, data)
-            return data
+            size, head = copy_regular(name, dir_fd, min(cap, TOTAL_BYTES - self.total), target or self.submission.staged / name, self.deadline)
+            self.total += size
+            return head
         except FileNotFoundError:
             if missing:
                 self.note(f"{shown} {missing}")
-        except _Skip as skip:
+        except SkippedFile as skip:
             reason = str(skip)
             if "cap" in reason and cap > TOTAL_BYTES - self.total:
                 reason += f" (the whole submission may stage at most {_size(TOTAL_BYTES)})"
@@ -261,7 +273,7 @@ class _Stager:
 
     def stage_images(self, answers: str) -> None:
         """Stage the PNG/JPEG/GIF images that answers.md links, each under a fixed name."""
-        links = list(dict.fromkeys(_IMAGE_LINK.findall(answers)))
+        links = list(dict.fromkeys(IMAGE_LINK.findall(answers)))
         for link in links:
             if len(self.submission.images) >= MAX_IMAGES:
                 self.note(f"answers.md links more than {MAX_IMAGES} images; the others are not shown")
@@ -292,10 +304,10 @@ class _Stager:
             os.chmod(images, 0o755)
             index = len(self.submission.images)
             target = images / f"{index}.bin"
-            data = self.copy(parts[-1], IMAGE_BYTES, folder_fd, target, shown, missing="is not in the submission; not shown")
-            if data is None:
+            head = self.copy(parts[-1], IMAGE_BYTES, folder_fd, target, shown, missing="is not in the submission; not shown")
+            if head is None:
                 return
-            ext = image_type(data[:16])
+            ext = image_type(head)
             if ext is None:
                 target.unlink()
                 self.note(f"{shown}: the file is not a PNG, JPEG or GIF image (checked by its content); not copied")
@@ -324,5 +336,6 @@ def _module_source(staged: Path, name: str, ext: str) -> ModuleSource:
         return ModuleSource(name, script, script.name)
     notebook = staged / f"{name}.ipynb"
     code, cell_notes = notebook_to_module(notebook)
-    _write_staged(script, code.encode("utf-8", errors="replace"))
+    script.write_text(code, encoding="utf-8", errors="replace")
+    script.chmod(0o644)
     return ModuleSource(name, script, notebook.name, tuple(cell_notes))
