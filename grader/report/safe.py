@@ -10,7 +10,7 @@ HTML markup, the grader's own feedback included (it is plain text by convention)
 Caps, in characters, after control and bidi-override characters are removed:
 - `OUTPUT_CHARS` per check's feedback, and `RUN_OUTPUT_CHARS` for all feedback of a run
   (each check keeps at least `MIN_OUTPUT_CHARS` once the run's budget is spent);
-- `NOTE_CHARS` per note, at most `MAX_NOTES` notes; `PATH_CHARS` for the submission's path;
+- `NOTE_CHARS` per note, at most `MAX_NOTES` notes (the last one then says how many more); `PATH_CHARS` for the submission's path;
   `FIELD_CHARS` for ids, titles and the other short fields; `MAX_FIGURES` per check, each a
   path `figures/<safe name>`.
 Escaping grows a character to at most 6 bytes (`<` -> `\\u003c` in JSON, `&` -> `&amp;`, 4-byte
@@ -52,14 +52,16 @@ def clean(text: object) -> str:
 
 
 def cut(text: object, limit: int, one_line: bool = False) -> str:
-    """`clean(text)` in at most `limit` characters, saying how much was cut."""
-    text = clean(text)
+    """`clean(text)` in at most `limit` characters, saying how much was cut (only the part that
+    can be shown is cleaned, so a huge string costs no more than a short one)."""
+    raw = str(text)
+    shown = clean(raw[:limit + 1])
     if one_line:
-        text = " ".join(text.split("\n"))
-    if len(text) <= limit:
-        return text
-    marker = f" ... [cut: {len(text):,} characters in all]"
-    return text[:max(limit - len(marker), 0)] + marker
+        shown = " ".join(shown.split("\n"))
+    if len(raw) <= limit:
+        return shown
+    marker = f" ... [cut: {len(raw):,} characters in all]"
+    return shown[:max(limit - len(marker), 0)] + marker
 
 
 def _bounded_result(result: CheckResult, limit: int) -> CheckResult:
@@ -77,9 +79,9 @@ def bounded(run: GradingRun) -> GradingRun:
         limit = max(MIN_OUTPUT_CHARS, min(OUTPUT_CHARS, budget))
         results.append(_bounded_result(result, limit))
         budget -= len(results[-1].output)
-    notes = [cut(note, NOTE_CHARS, True) for note in run.notes[:MAX_NOTES]]
-    if len(run.notes) > MAX_NOTES:
-        notes.append(f"... and {len(run.notes) - MAX_NOTES} more notes, not shown")
+    notes = [cut(note, NOTE_CHARS, True) for note in run.notes]
+    if len(notes) > MAX_NOTES:
+        notes[MAX_NOTES - 1:] = [f"... and {len(notes) - MAX_NOTES + 1} more notes, not shown"]
     return GradingRun(cut(run.submission, PATH_CHARS, True), tuple(results), run.seconds, tuple(notes))
 
 
