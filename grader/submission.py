@@ -197,7 +197,11 @@ def load_submission(folder: str | Path, out_dir: Path | None = None) -> Submissi
             raise SubmissionError(f"{folder} holds none of the expected files ({', '.join(expected)})")
         os.chmod(staged, 0o755)  # the child may run as an unprivileged uid
         submission = Submission(root, staged, notes=[out_note] if out_note else [])
-        _Stager(submission, root_fd).stage()
+        try:
+            _Stager(submission, root_fd).stage()
+        except Exception:  # noqa: BLE001 - a grader bug costs what was not staged yet, never the run
+            print(f"internal error while staging {root}:\n{traceback.format_exc()}", file=sys.stderr)
+            submission.notes.append("staging stopped at an internal grader error; files not staged by then are not graded")
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
