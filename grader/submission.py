@@ -44,6 +44,7 @@ IMAGE_MAGIC = ((b"\x89PNG\r\n\x1a\n", ".png"), (b"\xff\xd8\xff", ".jpg"), (b"GIF
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".gif"})
 IMAGE_DIR = "answer-images"  # staged images: IMAGE_DIR/<index><ext by content>
 IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)>?[^)]*\)")
+_CODE_SPAN = re.compile(r"`[^`\n]*`")
 _CHUNK = MiB
 
 
@@ -277,7 +278,7 @@ class _Stager:
 
     def stage_images(self, answers: str) -> None:
         """Stage the PNG/JPEG/GIF images that answers.md links, each under a fixed name."""
-        links = list(dict.fromkeys(IMAGE_LINK.findall(answers)))
+        links = list(dict.fromkeys(IMAGE_LINK.findall(_CODE_SPAN.sub("", answers))))  # `![x](y)` in code is an example
         for link in links:
             if len(self.submission.images) >= MAX_IMAGES:
                 self.note(f"answers.md links more than {MAX_IMAGES} images; the others are not shown")
@@ -299,8 +300,11 @@ class _Stager:
             for part in parts[:-1]:  # walk down without following links
                 try:
                     folder_fd = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), dir_fd=folder_fd)
+                except FileNotFoundError:
+                    self.note(f"{shown} is not in the submission; not shown")
+                    return
                 except OSError:
-                    self.note(f"{shown}: the folder {part!r} is missing or is a link; not shown")
+                    self.note(f"{shown}: {part!r} is a link or not a folder; links are never followed, so it is not shown")
                     return
                 opened.append(folder_fd)
             images = self.submission.staged / IMAGE_DIR

@@ -193,8 +193,10 @@ def test_answers_images_only_real_images_inside_the_submission(tmp_path):
                          ("../outside.png", "is not a relative path inside the submission; not shown"),
                          ("/etc/passwd.png", "is not a relative path inside the submission; not shown"),
                          ("http://evil.example/t.png", "is not a relative path inside the submission; not shown"),
-                         ("linked/plot.png", "the folder 'linked' is missing or is a link; not shown")):
+                         ("linked/plot.png", "'linked' is a link or not a folder; links are never followed, so it is not shown"),
+                         ("images/missing.png", "is not in the submission; not shown")):
         assert f"answers.md image {link!r}" in notes and reason in notes, (link, reason)
+    assert "example.png" not in notes  # a link inside a code span is an example, not an image
     report = (out / "report.html").read_text()
     assert "<img src='figures/1b4.written-answer0.png'" in report
     assert [line for line in report.split("<img ")[1:] if not line.startswith("src='figures/")] == []
