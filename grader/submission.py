@@ -46,6 +46,7 @@ IMAGE_DIR = "answer-images"  # staged images: IMAGE_DIR/<index><ext by content>
 IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)>?[^)]*\)")
 _CODE_SPAN = re.compile(r"`[^`\n]*`")
 _CHUNK = MiB
+_FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
 class SubmissionError(Exception):
@@ -188,14 +189,14 @@ def load_submission(folder: str | Path, out_dir: Path | None = None) -> Submissi
         raise SubmissionError(f"{folder} is not a folder (give the folder that holds the .py/.ipynb files)")
     out_note = check_output_folder(root, out_dir)
     expected = [f"{m}{ext}" for m in MODULES for ext in (".py", ".ipynb")] + list(OTHER_FILES)
+    if not any(os.path.lexists(root / name) for name in expected):
+        raise SubmissionError(f"{folder} holds none of the expected files ({', '.join(expected)})")
     try:
         root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
     except OSError as error:
         raise SubmissionError(f"submission folder {folder} cannot be read ({error.strerror})") from None
     staged = Path(tempfile.mkdtemp(prefix="ps4-submission-"))
     try:
-        if not any(os.path.lexists(root / name) for name in expected):
-            raise SubmissionError(f"{folder} holds none of the expected files ({', '.join(expected)})")
         os.chmod(staged, 0o755)  # the child may run as an unprivileged uid
         submission = Submission(root, staged, notes=[out_note] if out_note else [])
         try:
@@ -299,7 +300,7 @@ class _Stager:
         try:
             for part in parts[:-1]:  # walk down without following links
                 try:
-                    folder_fd = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), dir_fd=folder_fd)
+                    folder_fd = os.open(part, _FOLDER_FLAGS, dir_fd=folder_fd)
                 except FileNotFoundError:
                     self.note(f"{shown} is not in the submission; not shown")
                     return
