@@ -75,7 +75,8 @@ def _keep(statement: ast.stmt) -> bool:
         return statement.value is not None and _is_constant(statement.value)
     if isinstance(statement, ast.Try):  # `try: import x / except ImportError: ...`
         bodies = statement.body + [s for h in statement.handlers for s in h.body] + statement.orelse
-        return all(isinstance(s, (ast.Import, ast.ImportFrom, ast.Pass, ast.Assign)) for s in bodies)
+        return all(isinstance(s, (ast.Import, ast.ImportFrom, ast.Pass)) or (isinstance(s, ast.Assign) and _is_constant(s.value))
+                   for s in bodies)
     return False
 
 

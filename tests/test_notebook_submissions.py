@@ -184,3 +184,14 @@ def test_notebook_that_is_not_a_notebook_object(tmp_path):
         (tmp_path / "nb.ipynb").write_text(text)
         code, notes = notebook_to_module(tmp_path / "nb.ipynb")
         assert code.startswith("raise ImportError(") and "could not be read as a notebook" in notes[0]
+
+
+def test_a_try_block_is_kept_only_if_everything_in_it_is(tmp_path):
+    cells = ["try:\n    import scipy\nexcept ImportError:\n    scipy = None",
+             "try:\n    import torch\nexcept ImportError:\n    pass\nelse:\n    model = train()"]
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    nbformat.write(notebook, tmp_path / "nb.ipynb")
+    code, notes = notebook_to_module(tmp_path / "nb.ipynb")
+    assert "scipy = None" in code and "train(" not in code
+    assert any("1 top-level statement(s) not run" in n and n.endswith("code cell(s) 2") for n in notes)
