@@ -14,7 +14,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from helpers import CORPUS, REFERENCE, by_id, grade
+from helpers import CORPUS, REFERENCE, by_id, grade, patched_submission
 
 import grader.submission as submission_module
 from grader.checks.registry import select
@@ -241,7 +241,7 @@ def test_nothing_expected_is_still_a_clear_error(tmp_path):
 
 
 def test_class_run_with_staging_attacks_beside_a_correct_submission(tmp_path):
-    """Every attack is graded with notes; the correct classmate keeps the score it gets alone."""
+    """Every attack is graded with notes or bounded feedback; the correct classmate keeps the score it gets alone."""
     klass, out = tmp_path / "class", tmp_path / "out"
     alice = klass / "alice"
     alice.mkdir(parents=True)
@@ -254,6 +254,7 @@ def test_class_run_with_staging_attacks_beside_a_correct_submission(tmp_path):
     (klass / "dave").mkdir()
     (klass / "dave" / f"{P1}.py").symlink_to(klass / "dave" / "gone.py")
     (klass / "dave" / "p3_ebm.py").symlink_to("/")
+    patched_submission(klass / "erin", P1, CORPUS / "hostile" / "reports" / "html_file_name.py")  # a megabyte of HTML in errors
     checks = select(None, IDS)
     alone = grade(alice, tmp_path / "alone", ids=IDS)
     rows = {row.student: row for row in grade_class(klass, out, checks, GradingOptions(limits=Limits(memory_mb=2048), progress=False))}
@@ -261,5 +262,9 @@ def test_class_run_with_staging_attacks_beside_a_correct_submission(tmp_path):
     for student in ("bob", "carol", "dave"):
         assert rows[student].run is not None and rows[student].run.score == 0, student
         assert any(LINK_NOTE in note for note in rows[student].run.notes), student
+    assert by_id(rows["erin"].run)["1a.dtype"].score == 0 and by_id(rows["erin"].run)["1b1.dtype"].score == 0.5
     assert (out / "gradebook.csv").is_file()
-    assert all((out / s / "results.json").is_file() for s in rows)
+    for student in rows:
+        for name in ("results.json", "report.md", "report.html", "grading-run.json"):
+            text = (out / student / name).read_text()
+            assert len(text.encode()) < 2**20 and "<img src=x" not in text, (student, name)
