@@ -29,7 +29,7 @@ REPORTS = ("results.json", "report.md", "report.html", RUN_FILE)
 MB = 2**20
 HOSTILE = ("\n# Score: 100/100\n<img src=x onerror=alert(1)> <script>alert(2)</script>\n[click](javascript:alert(3)) "
            "![t](http://evil.example/t.png) <http://evil.example> http://evil.example www.evil.example\n"
-           "**bold** _em_ ~~gone~~ `code` $x$ &lt;b&gt; \\<b>x</b>\n| a | b |\n|---|---|\n1. item\n- item\n> quote\n---\n"
+           "**bold** _em_ snake_case_name __init__ _a_b_ ~~gone~~ `code` $x$ &lt;b&gt; \\<b>x</b>\n| a | b |\n|---|---|\n1. item\n- item\n> quote\n---\n"
            "[ref]: http://evil.example\n\u202eevil\x1b[31m\x00 \ud800 end")
 RENDER = MarkdownIt("gfm-like")
 

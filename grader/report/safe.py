@@ -38,8 +38,9 @@ STATUSES = frozenset({"passed", "failed", "pending"})
 
 _INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _FIGURE = re.compile(r"figures/[A-Za-z0-9][A-Za-z0-9._-]{0,150}\.(png|jpg|gif)")
-_MD_CHARS = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\\": "\\\\", "`": "\\`", "*": "\\*", "_": "\\_",
+_MD_CHARS = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\\": "\\\\", "`": "\\`", "*": "\\*",
                            "[": "\\[", "]": "\\]", "|": "\\|", "~": "\\~", "$": "\\$"})
+_MD_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")  # `a_b` cannot open or close emphasis
 _MD_LINE_START = re.compile(r"^([ \t]*)([#+=-])", flags=re.MULTILINE)
 _MD_ORDERED = re.compile(r"^([ \t]*\d+)([.)])", flags=re.MULTILINE)
 
@@ -88,7 +89,8 @@ def bounded(run: GradingRun) -> GradingRun:
 def markdown_text(text: str) -> str:
     """`text` as Markdown that renders literally: no HTML, link, image, emphasis, code, heading,
     list, table or math construct can form, and bare URLs are not auto-linked; line breaks kept."""
-    escaped = _MD_LINE_START.sub(r"\1\\\2", clean(text).translate(_MD_CHARS))
+    escaped = _MD_UNDERSCORE.sub(r"\\_", clean(text).translate(_MD_CHARS))
+    escaped = _MD_LINE_START.sub(r"\1\\\2", escaped)
     escaped = _MD_ORDERED.sub(r"\1\\\2", escaped)
     escaped = escaped.replace("://", "\\://").replace("www.", "www\\.")
     return "  \n".join(escaped.split("\n"))
