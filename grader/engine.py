@@ -19,7 +19,7 @@ from grader.submission import load_submission
 def grade_submission(folder: str | Path, out_dir: Path, checks: list[Check], options: GradingOptions = GradingOptions()) -> GradingRun:
     """Run `checks` on the submission in `folder`; figures go to `out_dir/figures`."""
     started = time.monotonic()
-    submission = load_submission(folder)
+    submission = load_submission(folder, out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     modules = StudentModules(submission, options.limits)
     modules.prestart({c.module for c in checks if c.module})

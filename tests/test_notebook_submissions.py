@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import ast
+import shutil
 import time
 
 import nbformat
+from helpers import CORPUS, REFERENCE, grade
 
 from grader.notebooks import notebook_to_module
-from helpers import REFERENCE, grade
 
 P1 = "p1_change_of_variables"
 P1_IDS = {"1a.instance", "1a.dtype", "1a.normalised"}
@@ -117,3 +118,80 @@ def test_problem4_notebook_grades_like_its_script(tmp_path):
     from_script = grade(script_dir, tmp_path / "out-py", ids=ids)
     assert [(r.id, r.score) for r in from_notebook.results] == [(r.id, r.score) for r in from_script.results]
     assert from_notebook.score == from_notebook.max_score
+
+
+HOSTILE_CELLS = CORPUS / "hostile" / "notebooks"
+
+
+def test_kept_statements_are_cut_by_their_spans_not_by_lines(tmp_path):
+    cells = ["x = 1; train()",
+             "import os; import math; os.system('echo hi')",
+             's = "é ü"; train()',
+             "Y = [1,\n     2]; train(); Z = 3",
+             "@decorate(1)\ndef f(): return 1; train()",
+             "class A: pass; train()"]
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    nbformat.write(notebook, tmp_path / "nb.ipynb")
+    code, notes = notebook_to_module(tmp_path / "nb.ipynb")
+    kept = [line for line in code.splitlines() if not line.startswith("#") and line]
+    assert kept == ["x = 1", "import os", "import math", 's = "é ü"', "Y = [1,", "     2]", "Z = 3",
+                    "@decorate(1)", "def f(): return 1; train()", "class A: pass; train()"]
+    assert any("4 top-level statement(s) not run (training, plotting or other work), in code cell(s) 1, 2, 3, 4" in n for n in notes)
+
+
+def test_statements_after_a_semicolon_on_a_kept_line_do_not_run(tmp_path):
+    """Each corpus cell would raise SystemExit at import if a statement after `;` ran."""
+    source = (REFERENCE / f"{P1}.py").read_text()
+    cells = [(HOSTILE_CELLS / name).read_text() for name in ("semicolon_after_kept_line.py", "def_then_semicolon.py")]
+    notebook = notebook_from_module(source, cells)
+    nbformat.write(notebook, tmp_path / f"{P1}.ipynb")
+    run = grade(tmp_path, tmp_path / "out", ids={"1a.dtype"})
+    assert run.score == 0.5, run.results[0].output
+    nbformat.write(notebook_from_module(source), tmp_path / "plain.ipynb")
+    before = int(notebook_to_module(tmp_path / "plain.ipynb")[1][-1].split(": ")[1].split()[0])  # the reference's own drops
+    code_cells = len([c for c in notebook.cells if c.cell_type == "code"])
+    note = next(n for n in run.notes if "not run" in n)
+    assert note.startswith(f"{P1}.ipynb: {before + 3} top-level statement(s) not run") and note.endswith(f", {code_cells - 1}, {code_cells}")
+
+
+def test_a_deeply_nested_cell_is_a_note_not_a_crash(tmp_path):
+    """Deep expressions raise RecursionError or MemoryError in Python's own parser and compiler."""
+    source = (REFERENCE / f"{P1}.py").read_text()
+    deep = ["X = " + "+".join(["1"] * 100_000), "Y = " + "-" * 100_000 + "1", "W = a" + ".b" * 100_000]
+    nbformat.write(notebook_from_module(source, deep), tmp_path / f"{P1}.ipynb")
+    run = grade(tmp_path, tmp_path / "out", ids={"1a.dtype"})
+    assert run.score == 0.5
+    assert len([n for n in run.notes if "is too deeply nested or too large to analyse" in n]) == 3
+
+
+def test_a_notebook_over_the_cap_is_never_parsed(tmp_path):
+    """A 40 MB notebook costs its own module only (with the reason); the parent never reads it."""
+    source = (REFERENCE / "p4_realnvp.py").read_text()
+    notebook = notebook_from_module(source)
+    notebook.cells.append(nbformat.v4.new_markdown_cell("x" * (40 * 2**20)))
+    nbformat.write(notebook, tmp_path / "p4_realnvp.ipynb")
+    shutil.copy(REFERENCE / f"{P1}.py", tmp_path)
+    run = grade(tmp_path, tmp_path / "out", ids={"1a.dtype", "4.coupling_forward"})
+    results = {r.id: r for r in run.results}
+    assert results["1a.dtype"].score == 0.5 and results["4.coupling_forward"].score == 0
+    assert "is not in the submission" in results["4.coupling_forward"].output
+    assert any(n.startswith("p4_realnvp.ipynb is 40.0 MB, over the 16 MB cap; ignored") for n in run.notes)
+
+
+def test_notebook_that_is_not_a_notebook_object(tmp_path):
+    for text in ("[1, 2, 3]", '{"nbformat": 4, "cells": [{"cell_type": "code", "source": 7}]}', "[" * 100_000 + "]" * 100_000):
+        (tmp_path / "nb.ipynb").write_text(text)
+        code, notes = notebook_to_module(tmp_path / "nb.ipynb")
+        assert code.startswith("raise ImportError(") and "could not be read as a notebook" in notes[0]
+
+
+def test_a_try_block_is_kept_only_if_everything_in_it_is(tmp_path):
+    cells = ["try:\n    import scipy\nexcept ImportError:\n    scipy = None",
+             "try:\n    import torch\nexcept ImportError:\n    pass\nelse:\n    model = train()"]
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    nbformat.write(notebook, tmp_path / "nb.ipynb")
+    code, notes = notebook_to_module(tmp_path / "nb.ipynb")
+    assert "scipy = None" in code and "train(" not in code
+    assert any("1 top-level statement(s) not run" in n and n.endswith("code cell(s) 2") for n in notes)

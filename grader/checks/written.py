@@ -3,25 +3,28 @@
 One check per question in `assets/written_rubric.toml`. Until the instructor records a score
 (`grader/manual.py`) the check is pending: not zero and not full. An answer that is missing
 altogether scores 0 with that message (an instructor's score still overrides it).
+
+The answer is shown as plain text (the reports render it literally, see `grader.report.safe`),
+cut to `ANSWER_CHARS`; the images it links are shown only if staging found them to be PNG,
+JPEG or GIF by their content, and are copied next to the report under the grader's own names.
 """
 from __future__ import annotations
 
 import re
-import shutil
-from pathlib import Path
 
 from grader.checks.context import CheckContext
 from grader.checks.registry import Outcome, check
 from grader.manual import WrittenQuestion, load_rubric
+from grader.submission import CAPS, IMAGE_BYTES, IMAGE_LINK, SkippedFile, image_type, read_regular
 
 PLACEHOLDER = "_Write your answer here._"
-_IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)[^)]*\)")
+ANSWER_CHARS = 12_000  # per answer shown in the report (the instructor reads answers.md for more)
 
 
 def answer_section(markdown: str, question_id: str) -> str:
     """The text under `## <question_id>` up to the next `## ` heading, without the quoted
     question (`> ` lines) and the template's placeholder."""
-    match = re.search(rf"^##\s+{re.escape(question_id)}\b[^\n]*\n(.*?)(?=^##\s|\Z)", markdown, flags=re.M | re.S)
+    match = re.search(rf"^##\s+{re.escape(question_id)}\b[^\n]*\n(.*?)(?=^##\s|\Z)", markdown, flags=re.MULTILINE | re.DOTALL)
     if match is None:
         return ""
     kept = [line for line in match.group(1).splitlines() if not line.startswith(">")]
@@ -32,34 +35,57 @@ def _rubric_text(question: WrittenQuestion) -> str:
     return "\n".join(f"- {points:g} / {question.points:g}: {criterion}" for points, criterion in question.levels)
 
 
-def _copy_images(ctx: CheckContext, answer: str, question_id: str) -> tuple[str, ...]:
-    """Copy images the answer links (inside the submission) next to the report."""
+def _copy_images(ctx: CheckContext, answer: str) -> tuple[str, ...]:
+    """Copy the staged images the answer links next to the report, as `figures/<check>-answer<i>.<ext>`.
+
+    The staged copy is read again without following links and its content checked again: the
+    name and the extension are the grader's, never the student's.
+    """
     figures = []
-    for index, link in enumerate(_IMAGE.findall(answer)):
-        source = (ctx.submission.staged / link).resolve()
-        if source.is_file() and ctx.submission.staged in source.parents:
-            path, relative = ctx.figure_path(f"answer{index}")
-            path = path.with_suffix(source.suffix)
-            shutil.copy(source, path)
-            figures.append(str(Path(relative).with_suffix(source.suffix)))
+    for link in dict.fromkeys(IMAGE_LINK.findall(answer)):
+        staged = ctx.submission.images.get(link)
+        if staged is None:
+            continue
+        try:
+            data = read_regular(str(staged), None, IMAGE_BYTES)
+        except (OSError, SkippedFile):
+            continue
+        ext = image_type(data[:16])
+        if ext is None:
+            continue
+        path, relative = ctx.figure_path(f"answer{len(figures)}")
+        path.with_suffix(ext).write_bytes(data)
+        figures.append(relative.removesuffix(".png") + ext)
     return tuple(figures)
+
+
+def _read_answers(ctx: CheckContext) -> str | None:
+    path = ctx.submission.file("answers.md")
+    if path is None:
+        return None
+    try:
+        return read_regular(str(path), None, CAPS["answers.md"]).decode("utf-8", errors="replace")
+    except (OSError, SkippedFile):
+        return None
 
 
 def _written_check(question: WrittenQuestion):
     def run(ctx: CheckContext) -> Outcome:
-        path = ctx.submission.file("answers.md")
-        answer = answer_section(path.read_text(errors="replace"), question.id) if path else ""
-        shown = f"**Answer**\n\n{answer}" if answer else "**Answer**: none"
-        rubric = f"**Rubric**\n\n{_rubric_text(question)}"
+        text = _read_answers(ctx)
+        answer = answer_section(text, question.id) if text else ""
+        if len(answer) > ANSWER_CHARS:
+            answer = answer[:ANSWER_CHARS] + f"\n[... cut at {ANSWER_CHARS:,} characters; the full answer is in answers.md]"
+        shown = f"Answer:\n\n{answer}" if answer else "Answer: none"
+        rubric = f"Rubric:\n\n{_rubric_text(question)}"
         manual = ctx.options.manual_scores.get(question.id)
         if manual is not None:
             comment = f" Comment: {manual.comment}" if manual.comment else ""
             return Outcome(manual.score / question.points, f"Scored by the instructor: {manual.score:g} / {question.points:g}.{comment}\n\n{shown}\n\n{rubric}")
-        if path is None:
+        if text is None:
             return Outcome(0.0, "answers.md is not in the submission; written answers go in answers.md under their headings.")
         if not answer:
             return Outcome(0.0, f"No answer under the heading '## {question.id}' in answers.md.")
-        return Outcome(None, f"{shown}\n\n{rubric}", _copy_images(ctx, answer, question.id))
+        return Outcome(None, f"{shown}\n\n{rubric}", _copy_images(ctx, answer))
 
     run.__name__ = f"written_{question.id}"
     return run

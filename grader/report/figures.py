@@ -6,8 +6,8 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
 
 def heatmaps(path: Path, panels: dict[str, np.ndarray], extent: tuple[float, float], title: str, shared_scale: bool = True) -> None:

@@ -1,9 +1,12 @@
-"""report.md: a per-problem table of every check, then each check's feedback and figures."""
+"""report.md: a per-problem table of every check, then each check's feedback and figures.
+
+Every string from the run is written through `safe.markdown_text`, so it renders literally.
+"""
 from __future__ import annotations
 
 from itertools import groupby
-from pathlib import Path
 
+from grader.report.safe import bounded, markdown_text
 from grader.results import CheckResult, GradingRun
 
 
@@ -12,24 +15,23 @@ def _score(result: CheckResult) -> str:
 
 
 def report_markdown(run: GradingRun) -> str:
-    lines = ["# Problem Set 4: grading report", "", f"Submission: `{run.submission}`  ",
+    run = bounded(run)
+    md = markdown_text
+    lines = ["# Problem Set 4: grading report", "", f"Submission: {md(run.submission)}  ",
              f"Score: **{run.score:g} / {run.max_score:g}**" + (f" ({run.pending_points:g} points pending)" if run.pending_points else "") + "  ",
              f"Time: {run.seconds:.1f} s", ""]
     if run.notes:
-        lines += ["## Notes", ""] + [f"- {note}" for note in run.notes] + [""]
+        lines += ["## Notes", ""] + [f"- {md(note)}" for note in run.notes] + [""]
     for problem, group in groupby(run.results, key=lambda r: r.problem):
         results = list(group)
         got = sum(r.score or 0 for r in results)
         lines += [f"## Problem {problem} ({got:g} / {sum(r.max_score for r in results):g})", "",
                   "| check | part | score | status |", "|---|---|---|---|"]
-        lines += [f"| {r.id}: {r.title} | {r.part} | {_score(r)} | {r.status} |" for r in results]
+        lines += [f"| {md(r.id)}: {md(r.title)} | {md(r.part)} | {_score(r)} | {r.status} |" for r in results]
         lines.append("")
         for r in results:
-            lines += [f"### {r.id} ({_score(r)})", "", r.output, ""]
-            lines += [f"![{r.id}]({figure})" for figure in r.figures]
+            lines += [f"### {md(r.id)} ({_score(r)})", "", md(r.output), ""]
+            lines += [f"![{md(r.id)}]({figure})" for figure in r.figures]  # figures: `figures/<safe name>` only
             lines.append("")
     return "\n".join(lines)
 
-
-def write_markdown(run: GradingRun, path: Path) -> None:
-    path.write_text(report_markdown(run))
