@@ -90,7 +90,7 @@ def _without(roots: list[str], hidden: list[Path]) -> list[str]:
     for root in dict.fromkeys(roots):
         if os.path.exists(root):
             visit(Path(root).resolve() if not root.startswith("/proc/self") else Path(root))
-    return kept
+    return list(dict.fromkeys(kept))
 
 
 def restrict(writable: list[str], rules: list[tuple[str, str]]) -> list[str]:
