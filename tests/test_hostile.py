@@ -135,3 +135,15 @@ def test_a_class_run_with_attackers_beside_a_correct_submission(tmp_path):
     for path in out.rglob("*"):
         if path.is_file():
             assert secret not in path.read_text(errors="replace"), path
+
+
+def test_a_submission_whose_functions_all_hang_costs_one_limit_per_function(tmp_path):
+    folder = patched_submission(tmp_path / "submission", P1, CORPUS / "hostile" / "hang_every_function.py")
+    started = time.monotonic()
+    run = grade(folder, tmp_path / "out", problems={1}, limits=FAST)
+    elapsed = time.monotonic() - started
+    graded = [r for r in run.results if r.score is not None]
+    assert graded and all(r.score == 0.0 for r in graded)
+    timed_out_now = [r for r in graded if "did not finish within" in r.output]
+    assert len(timed_out_now) <= 4, [r.id for r in timed_out_now]  # one per function, then "timed out earlier"
+    assert elapsed < 4 * 60 * FAST.time_scale + 90
