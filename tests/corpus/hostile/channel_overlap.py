@@ -1,5 +1,5 @@
-# Writes a forged reply straight to the channel: forty array descriptors over one 50 MB payload
-# (each would have been a copy in the grader: 2 GB).
+# Writes a forged reply straight to the channel: forty array descriptors over one 8 MB payload
+# (each would have been a copy in the grader: 320 MB; with 50 MB arrays, 2 GB).
 import json
 import os
 import struct
@@ -12,7 +12,7 @@ def _frame(descriptors, payload_len):
 
 
 def density_linear(y, A, mu=None):
-    size = 50 * 2**20
+    size = 2**23  # 8 MB: within the per-array cap, so the overlap itself is what gets refused
     frame = _frame([{"dtype": "uint8", "shape": [size], "offset": 0}] * 40, size)
     for fd in range(3, 32):
         try:
