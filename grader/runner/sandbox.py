@@ -214,6 +214,8 @@ def runtime_needs_read_search() -> bool:
     """Whether an unprivileged uid could not reach the Python runtime (e.g. it lives in /root)."""
     for root in runtime_roots(child_sys_path()):
         path = Path(root).resolve()
+        if not path.exists():
+            continue
         for directory in [*reversed(path.parents), path] if path.is_dir() else reversed(path.parents):
             if not os.stat(directory).st_mode & stat.S_IXOTH:
                 return True
