@@ -117,20 +117,25 @@ def test_a_function_that_timed_out_is_not_called_again(tmp_path):
 
 
 def test_a_class_run_with_attackers_beside_a_correct_submission(tmp_path):
-    """Two attackers (one signals and re-limits the grader, one runs a classmate's file) in a class run
-    started with a secret in the grader's environment: the run completes, the correct student
-    keeps full marks, the attackers get nothing, and the secret appears nowhere."""
+    """Attackers (one signals the grader, one runs a classmate's file, one reads the grader's environment
+    and the class folder into its feedback) in a class run started with a secret in the grader's
+    environment: the run completes, the correct student keeps full marks, the attackers get
+    nothing, and the secret appears nowhere."""
     classroom, out = tmp_path / "class", tmp_path / "out"
     alice = patched_submission(classroom / "alice", P1, None)
     patched_submission(classroom / "mallory", P1, CORPUS / "hostile" / "proc_signal_parent.py")
     patched_submission(classroom / "oscar", P1, CORPUS / "hostile" / "read_classmate.py", {"SIBLING_FILE": str(alice / f"{P1}.py")})
+    patched_submission(classroom / "eve", P1, CORPUS / "hostile" / "read_private_places.py",
+                       {"OUT_DIR": str(out), "CLASS_DIR": str(classroom), "PROJECT_DIR": str(REFERENCE.parent)})
     secret = "ps4-secret-4f1c9a"
     command = [sys.executable, "-m", "grader.cli", str(classroom), "--class", "--check", ",".join(sorted(IDS)),
                "--out", str(out), "--time-scale", "0.5", "--quiet"]
     done = subprocess.run(command, cwd=REFERENCE.parent, env={**os.environ, "PS4_SECRET": secret}, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
-    scores = {name: json.loads((out / name / "results.json").read_text())["score"] for name in ("alice", "mallory", "oscar")}
-    assert scores == {"alice": 2.5, "mallory": 0.0, "oscar": 0.0}
+    names = ("alice", "eve", "mallory", "oscar")
+    scores = {name: json.loads((out / name / "results.json").read_text())["score"] for name in names}
+    assert scores == {"alice": 2.5, "eve": 0.0, "mallory": 0.0, "oscar": 0.0}
+    assert "Permission denied" in (out / "eve" / "results.json").read_text()  # it did try, and was refused
     assert (out / "gradebook.csv").is_file()
     for path in out.rglob("*"):
         if path.is_file():
