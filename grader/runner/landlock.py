@@ -98,6 +98,8 @@ def restrict(writable: list[str], rules: list[tuple[str, str]]) -> list[str]:
 
     Returns what could not be applied (empty when every layer this kernel has is on).
     """
+    if sys.platform != "linux":
+        return [f"Landlock is Linux-only (this is {sys.platform})"]
     libc = ctypes.CDLL(None, use_errno=True)
     libc.syscall.restype = ctypes.c_long
     abi = libc.syscall(_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(_CREATE_RULESET_VERSION))

@@ -251,7 +251,7 @@ class Sandbox:
         own, import_path = [str(submission_dir), str(self.workdir)], child_sys_path()
         config = {"threads": limits.threads, "submission": str(submission_dir), "sys_path": import_path,
                   "rules": read_allowlist(import_path, own, hidden_paths(), limits.device), "device": limits.device}
-        if os.geteuid() == 0:
+        if os.geteuid() == 0 and sys.platform == "linux":  # the drop uses Linux capabilities
             uid = new_child_id()
             config.update(uid=uid, gid=uid if gid is None else gid, read_search=runtime_needs_read_search())
             os.chown(self.workdir, uid, config["gid"])

@@ -23,6 +23,7 @@ import ctypes
 import os
 import platform
 import struct
+import sys
 
 _LD_W_ABS, _JEQ, _JSET, _JGE, _RET = 0x20, 0x15, 0x45, 0x35, 0x06
 _ALLOW, _ERRNO = 0x7FFF0000, 0x00050000
@@ -200,7 +201,7 @@ def program(audit_arch: int, nr: dict[str, int], pid: int) -> list[bytes]:
 def install() -> str | None:
     """Install the filter on this process; return None on success, else why it was not installed."""
     arch = _ARCHES.get(platform.machine())
-    if arch is None:
+    if arch is None or sys.platform != "linux":
         return f"seccomp filter not available on {platform.machine()}"
     prog = b"".join(program(*arch, os.getpid()))
     count = len(prog) // 8

@@ -50,7 +50,7 @@ class StudentModules:
         self._import_failures: dict[str, StudentCodeError] = {}
         self.timed_out: dict[tuple[str, str], str] = {}  # (module, function label) -> the check where it timed out
         self._gid: int | None = None
-        if os.geteuid() == 0:  # the children run as other users: let this submission's group read its staged copy
+        if os.geteuid() == 0 and sys.platform == "linux":  # the children run as other users: let this submission's group read its staged copy
             self._gid = new_child_id()
             share_with_group(submission.staged, self._gid)
 
