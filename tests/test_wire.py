@@ -4,11 +4,13 @@ from __future__ import annotations
 import json
 import os
 import struct
+import time
 
 import numpy as np
 import pytest
 
 from grader.runner import wire
+from grader.runner.normalize import WrongOutput, as_array
 from grader.runner.sandbox import ArrayValue, ForeignObject, decode
 
 
@@ -27,7 +29,6 @@ def test_reading_from_a_pipe_with_deadline():
     wire.write_frame(write_fd, wire.pack({"x": 1}, [np.ones(3)]))
     message, arrays = wire.read_frame(read_fd, deadline=None)
     assert message == {"x": 1} and arrays[0].tolist() == [1.0, 1.0, 1.0]
-    import time
     with pytest.raises(wire.ReadTimeout):
         wire.read_frame(read_fd, deadline=time.monotonic() + 0.05)
     os.close(write_fd)
@@ -66,3 +67,68 @@ def test_decoding_makes_only_data():
         decode({"$t": "array", "i": 5}, arrays)
     with pytest.raises(wire.WireError):
         decode({"$t": "pickle", "data": "..."}, arrays)
+
+
+def _frame(descriptors: list[dict], payload: bytes, message: dict | None = None) -> tuple[bytes, bytes]:
+    return json.dumps({**(message or {}), "arrays": descriptors}).encode(), payload
+
+
+def test_overlapping_or_gapped_descriptors_are_refused():
+    size = 1000
+    overlapping = _frame([{"dtype": "uint8", "shape": [size], "offset": 0}] * 40, bytes(size))
+    with pytest.raises(wire.WireError, match="tile"):
+        wire.unpack(*overlapping)
+    gap = _frame([{"dtype": "uint8", "shape": [10], "offset": 5}], bytes(15))
+    with pytest.raises(wire.WireError, match="tile"):
+        wire.unpack(*gap)
+    unused = _frame([{"dtype": "uint8", "shape": [10], "offset": 0}], bytes(11))
+    with pytest.raises(wire.WireError, match="no array describes"):
+        wire.unpack(*unused)
+
+
+def test_reply_caps_apply_before_anything_is_allocated():
+    read_fd, write_fd = os.pipe()
+    caps = wire.REPLY_CAPS
+    os.write(write_fd, wire.MAGIC + struct.pack("<II", 100, caps.payload_bytes + 1))  # claims more than the cap
+    with pytest.raises(wire.WireError, match="too large"):
+        wire.read_frame(read_fd, deadline=None)
+    os.close(read_fd), os.close(write_fd)
+    too_many = _frame([{"dtype": "bool", "shape": [caps.array_elements + 1], "offset": 0}], b"")
+    with pytest.raises(wire.WireError, match="elements"):
+        wire.unpack(*too_many)
+    huge_shape = _frame([{"dtype": "float64", "shape": [2**40, 2**40], "offset": 0}], b"")
+    with pytest.raises(wire.WireError, match="elements"):
+        wire.unpack(*huge_shape)
+    nested = b'{"arrays": [], "value": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with pytest.raises(wire.WireError):
+        wire.unpack(nested, b"")
+
+
+def test_arrays_are_views_of_the_payload_not_copies():
+    frame = wire.pack({}, [np.arange(4, dtype=np.int32), np.ones(3)])
+    header_len = struct.unpack("<II", frame[4:12])[0]
+    payload = bytearray(frame[12 + header_len:])
+    _, arrays = wire.unpack(frame[12:12 + header_len], payload)
+    assert all(not a.flags.owndata for a in arrays) and arrays[0].tolist() == [0, 1, 2, 3]
+
+
+def test_a_write_to_a_reader_that_stopped_has_a_deadline():
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    started = time.monotonic()
+    with pytest.raises(wire.ReadTimeout):
+        wire.write_frame(write_fd, wire.pack({}, [np.zeros(2**20)]), deadline=time.monotonic() + 0.2)  # 8 MB > a pipe's buffer
+    assert time.monotonic() - started < 2
+    os.close(read_fd), os.close(write_fd)
+
+
+def test_shapes_are_checked_before_conversion():
+    import tracemalloc
+
+    raw = np.zeros(20 * 2**20, dtype=np.uint8)  # 20 MB; as float64 it would be 160 MB
+    tracemalloc.start()
+    with pytest.raises(WrongOutput, match="shape"):
+        as_array(ArrayValue(raw, True, "uint8"), "density", (100,))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 2**20

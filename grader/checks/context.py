@@ -32,10 +32,16 @@ class CheckContext:
         return self._call(Probe(name), name, args, kwargs, seed, False, timeout_s)
 
     def _call(self, fn, label: str, args, kwargs, seed, keep, timeout_s) -> Any:
+        key = (self.check.module, label)
+        earlier = self.modules.timed_out.get(key)
+        if earlier is not None:  # a hang costs one time limit per function, not one per check
+            raise StudentCodeError("timeout", f"{label}: timed out earlier in {earlier} (not called again)")
         box = self.modules.sandbox(self.check.module)
         try:
             return box.call(fn, *args, seed=seed, keep=keep, timeout_s=timeout_s or self.check.timeout_s, **kwargs)
         except StudentCodeError as error:
+            if error.kind == "timeout":
+                self.modules.timed_out[key] = self.check.id
             raise StudentCodeError(error.kind, f"{label}: {error.message}", error.error_type, error.where) from None
 
     def seed(self, name: str, public: int) -> int:

@@ -1,7 +1,10 @@
 """Normalise what the student's code returned, in one place, so checks never branch on it.
 
 `as_array` turns a returned tensor / numpy array / number / list into a float64 numpy array
-of the expected shape, or raises `WrongOutput` with a message a student can act on.
+of the expected shape, or raises `WrongOutput` with a message a student can act on. Shape and
+dtype are checked on what arrived, before it is converted, so the conversion never costs more
+than an array of the expected shape (see `wire.REPLY_CAPS` for the size of anything that
+arrives).
 """
 from __future__ import annotations
 
@@ -41,12 +44,14 @@ def as_array(value: Any, name: str, shape: tuple[int | None, ...] | None = None,
         raise WrongOutput(f"{name} should be a tensor but was {describe(value)}")
     if array.dtype == bool:
         raise WrongOutput(f"{name} should hold numbers but was a boolean tensor")
-    array = array.astype(np.float64)
-    if shape is not None:
+    if shape is not None:  # before any conversion: a wrong-shaped reply must not cost memory
         matches = len(shape) == array.ndim and all(e is None or e == n for e, n in zip(shape, array.shape))
         if not matches:
             wanted = "(" + ", ".join("*" if e is None else str(e) for e in shape) + ("," if len(shape) == 1 else "") + ")"
             raise WrongOutput(f"{name} has shape {tuple(array.shape)} but the contract says {wanted}")
+    if array.dtype.kind not in "iuf":
+        raise WrongOutput(f"{name} should hold real numbers but had dtype {array.dtype}")
+    array = array.astype(np.float64)
     if not allow_nan and not np.all(np.isfinite(array)):
         bad = int(np.sum(~np.isfinite(array)))
         raise WrongOutput(f"{name} contains {bad} NaN/inf value(s) out of {array.size}")

@@ -11,12 +11,16 @@ read; after a hang, crash or protocol error the child is gone and `alive` is Fal
 """
 from __future__ import annotations
 
+import functools
 import itertools
+import json
 import os
 import resource
 import secrets
 import shutil
 import signal
+import site
+import stat
 import subprocess
 import sys
 import tempfile
@@ -28,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from grader.runner import wire
-from grader.runner.landlock import readable_roots
+from grader.runner.landlock import read_allowlist, runtime_roots
 
 WORKER = Path(__file__).resolve().with_name("worker.py")
 _PROJECT_ROOT = WORKER.parents[2]
@@ -44,6 +48,7 @@ class Limits:
     threads: int = 1  # small models: one thread is as fast and far steadier on a loaded machine
     time_scale: float = 1.0
     startup_s: float = 60.0
+    device: str = "cpu"  # "cuda": the child initialises CUDA before it confines itself
 
 
 @dataclass(frozen=True)
@@ -155,29 +160,37 @@ def decode(node: Any, arrays: list[np.ndarray]) -> Any:
         index = node.get("i")
         if not isinstance(index, int) or not 0 <= index < len(arrays):
             raise wire.WireError("array reference out of range")
-        return ArrayValue(arrays[index], bool(node.get("torch")), str(node.get("dtype")), bool(node.get("requires_grad")), bool(node.get("grad_fn")))
+        return ArrayValue(arrays[index], bool(node.get("torch")), str(node.get("dtype"))[:40], bool(node.get("requires_grad")), bool(node.get("grad_fn")))
     if tag == "tuple":
         return tuple(decode(item, arrays) for item in node.get("items", []))
     if tag == "dict":
         return {str(k): decode(v, arrays) for k, v in dict(node.get("items", {})).items()}
     if tag == "handle":
-        return Handle(int(node["id"]), str(node.get("type", "")))
+        return Handle(int(node["id"]), str(node.get("type", ""))[:80])
     if tag == "object":
-        return ForeignObject(str(node.get("type", "?")))
+        return ForeignObject(str(node.get("type", "?"))[:80])
     raise wire.WireError(f"unknown node tag {tag!r}")
 
 
 def child_sys_path() -> list[str]:
-    """The parent's import path minus this project's checkout (so `grader`/`reference` are absent)."""
+    """The import path the child gets: the parent's entries that belong to the Python installation.
+
+    Only the standard library and site directories are kept (entries beneath a prefix or a site
+    directory); the current folder, PYTHONPATH entries and this project's checkout are dropped,
+    so `grader`/`reference` are absent and no folder the grader was started in becomes readable.
+    """
+    installation = [Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+                                                *site.getsitepackages(), site.getusersitepackages()) if os.path.isdir(p)]
     keep = []
     for entry in sys.path:
-        if not entry or not os.path.isdir(entry):
+        if not entry or not os.path.exists(entry):
             continue
         resolved = Path(entry).resolve()
         if resolved == _PROJECT_ROOT or (resolved / "grader" / "runner" / "worker.py").exists() and (resolved / "reference").is_dir():
             continue
-        keep.append(str(resolved))
-    return keep
+        if any(resolved == root or root in resolved.parents for root in installation):
+            keep.append(str(resolved))
+    return list(dict.fromkeys(keep))
 
 
 def hidden_paths() -> list[Path]:
@@ -187,33 +200,82 @@ def hidden_paths() -> list[Path]:
     return [_PROJECT_ROOT / "grader", _PROJECT_ROOT / "assets"]
 
 
+_CHILD_IDS = itertools.count(1)
+CHILD_ID_BASE = 1_000_000_000  # far above ordinary users and the usual subordinate-id ranges
+
+
+def new_child_id() -> int:
+    """A uid/gid no other process uses: unique per grader process (its pid) and per child."""
+    return CHILD_ID_BASE + ((os.getpid() % 4_000_000) << 8) + next(_CHILD_IDS) % 256
+
+
+@functools.lru_cache(maxsize=1)
+def runtime_needs_read_search() -> bool:
+    """Whether an unprivileged uid could not reach the Python runtime (e.g. it lives in /root)."""
+    for root in runtime_roots(child_sys_path()):
+        path = Path(root).resolve()
+        if not path.exists():
+            continue
+        for directory in [*reversed(path.parents), path] if path.is_dir() else reversed(path.parents):
+            if not os.stat(directory).st_mode & stat.S_IXOTH:
+                return True
+    return False
+
+
+def share_with_group(folder: Path, gid: int) -> None:
+    """Let group `gid` read `folder` (a staged submission: a handful of files) and nobody else."""
+    for directory, _, files in os.walk(folder):
+        os.chown(directory, -1, gid)
+        os.chmod(directory, 0o750)
+        for name in files:
+            path = os.path.join(directory, name)
+            if not os.path.islink(path):
+                os.chown(path, -1, gid)
+                os.chmod(path, 0o640)
+
+
 class Sandbox:
-    """A child process running `worker.py` over a staged copy of the submission."""
+    """A child process running `worker.py` over a staged copy of the submission.
+
+    When the grader runs as root the child also runs as its own unprivileged uid (a fresh one per
+    child, see `new_child_id`) in group `gid` (one per submission: the group that may read the
+    staged copy, see `share_with_group`), with no capabilities; the parent still removes
+    everything it wrote.
+    """
 
     _ids = itertools.count(1)
 
-    def __init__(self, submission_dir: Path, limits: Limits = Limits()):
+    def __init__(self, submission_dir: Path, limits: Limits = Limits(), gid: int | None = None):
         self.limits = limits
         self.workdir = Path(tempfile.mkdtemp(prefix=f"ps4-child{next(self._ids)}-"))
-        path_file = self.workdir / ".sys_path"
-        path_file.write_text("\n".join(child_sys_path()) + "\n")
-        readable_file = self.workdir / ".readable"
-        readable_file.write_text("\n".join(readable_roots(hidden_paths()) + [str(submission_dir)]) + "\n")
+        own, import_path = [str(submission_dir), str(self.workdir)], child_sys_path()
+        config = {"threads": limits.threads, "submission": str(submission_dir), "sys_path": import_path,
+                  "rules": read_allowlist(import_path, own, hidden_paths(), limits.device), "device": limits.device}
+        if os.geteuid() == 0 and sys.platform == "linux":  # the drop uses Linux capabilities
+            uid = new_child_id()
+            config.update(uid=uid, gid=uid if gid is None else gid, read_search=runtime_needs_read_search())
+            os.chown(self.workdir, uid, config["gid"])
         log_path = self.workdir / ".output.log"  # what the student prints; never read back (it could hold hidden inputs)
         parent_read, child_write = os.pipe()
         child_read, parent_write = os.pipe()
+        config.update(fd_in=child_read, fd_out=child_write)
+        config_path = self.workdir / ".config.json"
+        config_path.write_text(json.dumps(config))
         threads = str(limits.threads)
         env = {k: os.environ[k] for k in _PASSED_ENV if k in os.environ}
         env.update(PATH="/usr/bin:/bin", HOME=str(self.workdir), TMPDIR=str(self.workdir), PYTHONHASHSEED="0",
+                   USER="student", LOGNAME="student",  # getpass.getuser() without a passwd lookup
                    OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
         with open(log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-I", "-S", str(WORKER), str(child_read), str(child_write), threads, str(submission_dir), str(path_file), str(readable_file)],
+                [sys.executable, "-I", "-S", str(WORKER), str(config_path)],
                 cwd=self.workdir, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                 pass_fds=(child_read, child_write), start_new_session=True, preexec_fn=self._limit_resources,
             )
         os.close(child_read)
         os.close(child_write)
+        for fd in (parent_read, parent_write):  # so that every read and write can honour a deadline
+            os.set_blocking(fd, False)
         self._read_fd, self._write_fd = parent_read, parent_write
         self._started = time.monotonic()
         self._first_reply_pending = True
@@ -224,8 +286,7 @@ class Sandbox:
             resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 2**20, 256 * 2**20))
-        if os.geteuid() != 0:  # root ignores RLIMIT_NPROC; the worker's seccomp filter covers that case
-            resource.setrlimit(resource.RLIMIT_NPROC, (256, 256))
+        resource.setrlimit(resource.RLIMIT_NPROC, (256, 256))  # counts for root too once the worker drops to its uid
 
     @property
     def alive(self) -> bool:
@@ -248,14 +309,15 @@ class Sandbox:
         if self._first_reply_pending:  # the first request also waits for the child to import torch
             timeout += self.limits.startup_s * max(1.0, self.limits.time_scale)
         nonce = secrets.token_hex(8)
+        deadline = time.monotonic() + timeout
         try:
-            wire.write_frame(self._write_fd, wire.pack({**message, "id": nonce}, arrays))
-            reply, reply_arrays = wire.read_frame(self._read_fd, time.monotonic() + timeout)
+            wire.write_frame(self._write_fd, wire.pack({**message, "id": nonce}, arrays), deadline)
+            reply, reply_arrays = wire.read_frame(self._read_fd, deadline, wire.REPLY_CAPS)
             if reply.get("id") != nonce:
                 raise wire.WireError("a reply did not answer the request")
             self._first_reply_pending = False
-            if reply.get("ok"):
-                return decode(reply.get("value"), reply_arrays)
+            if reply.get("ok") is True:
+                return _decode_reply(reply.get("value"), reply_arrays)
         except wire.ReadTimeout:
             self.close()
             raise StudentCodeError("timeout", f"did not finish within {timeout_s * self.limits.time_scale:.0f} s (time limit)") from None
@@ -264,13 +326,17 @@ class Sandbox:
         except wire.WireError as error:
             self.close()
             raise StudentCodeError("protocol", f"the student's process sent something that is not a reply ({error})") from None
-        error = reply.get("error") or {}
-        error_type = str(error.get("type", "Exception"))
+        error = reply.get("error")
+        error = error if isinstance(error, dict) else {}
+        error_type = _text(error.get("type", "Exception"), 80)
+        message_text = _text(error.get("message", ""), 600)
+        where = error.get("where")
+        where = tuple(_text(w, 200) for w in where[-4:]) if isinstance(where, list) else ()
         kind = "memory" if error_type == "MemoryError" else "exception"
-        text = f"{error_type}: {error.get('message', '')}".rstrip(": ")
+        text = f"{error_type}: {message_text}".rstrip(": ")
         if kind == "memory":
-            text = f"ran out of memory (limit {self.limits.memory_mb} MB): {error.get('message', '')}"[:400]
-        raise StudentCodeError(kind, text, error_type, tuple(error.get("where", ())))
+            text = f"ran out of memory (limit {self.limits.memory_mb} MB): {message_text}"[:400]
+        raise StudentCodeError(kind, text, error_type, where)
 
     def _death_reason(self) -> str:
         try:
@@ -303,3 +369,15 @@ class Sandbox:
             os.close(fd)
         self._read_fd = self._write_fd = -1
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _text(value: Any, limit: int) -> str:
+    """A string the child sent, cut to `limit` characters."""
+    return str(value)[:limit] if isinstance(value, (str, int, float)) else ""
+
+
+def _decode_reply(node: Any, arrays: list[np.ndarray]) -> Any:
+    try:
+        return decode(node, arrays)
+    except (TypeError, ValueError, KeyError, AttributeError, RecursionError):
+        raise wire.WireError("a reply that is not well-formed data") from None

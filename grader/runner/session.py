@@ -2,14 +2,44 @@
 
 A module that fails to import (syntax error, exception, exit or hang at import time) is
 remembered, so every check that needs it scores 0 with the same message without paying for
-the failure again.
+the failure again. So is a function (or `Class.method` of a handle, or a probe) that ran out
+of time: later calls fail at once with "timed out earlier in <check>", so a submission whose
+functions all hang costs about one time limit per function, not one per check.
+
+The grader's own resource limits are recorded when this module is imported; a child must not
+be able to change them, and `check_parent_limits` says so (and restores them) if one did.
 """
 from __future__ import annotations
 
-from grader.runner.sandbox import Limits, Sandbox, StudentCodeError
+import os
+import resource
+import sys
+
+from grader.runner.sandbox import Limits, Sandbox, StudentCodeError, new_child_id, share_with_group
 from grader.submission import Submission
 
 IMPORT_TIMEOUT_S = 60.0
+_LIMITS = {name: getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")}
+_PARENT_LIMITS = {name: resource.getrlimit(number) for name, number in _LIMITS.items()}
+
+
+def check_parent_limits() -> str | None:
+    """A note when the grader's rlimits differ from those it started with (after restoring them)."""
+    changed = {name: (was, resource.getrlimit(_LIMITS[name])) for name, was in _PARENT_LIMITS.items()
+               if resource.getrlimit(_LIMITS[name]) != was}
+    if not changed:
+        return None
+    restored = True
+    for name, (was, _) in changed.items():
+        try:
+            resource.setrlimit(_LIMITS[name], was)
+        except (OSError, ValueError):
+            restored = False
+    detail = ", ".join(f"{name} {now} instead of {was}" for name, (was, now) in sorted(changed.items()))
+    note = (f"the grader's own resource limits were changed during this run ({detail}); "
+            + ("they were restored, but results of this run may be affected" if restored else "they could not be restored"))
+    print(f"grade: warning: {note}", file=sys.stderr)
+    return note
 
 
 class StudentModules:
@@ -18,12 +48,20 @@ class StudentModules:
         self._boxes: dict[str, Sandbox] = {}
         self._imported: set[str] = set()
         self._import_failures: dict[str, StudentCodeError] = {}
+        self.timed_out: dict[tuple[str, str], str] = {}  # (module, function label) -> the check where it timed out
+        self._gid: int | None = None
+        if os.geteuid() == 0 and sys.platform == "linux":  # the children run as other users: let this submission's group read its staged copy
+            self._gid = new_child_id()
+            share_with_group(submission.staged, self._gid)
+
+    def _new_box(self) -> Sandbox:
+        return Sandbox(self.submission.staged, self.limits, gid=self._gid)
 
     def prestart(self, modules: set[str]) -> None:
         """Start the children of `modules` now, so their torch import overlaps the grader's work."""
         for module in sorted(modules & set(self.submission.modules)):
             if module not in self._boxes:
-                self._boxes[module] = Sandbox(self.submission.staged, self.limits)
+                self._boxes[module] = self._new_box()
 
     def sandbox(self, module: str) -> Sandbox:
         """A live child with `module` imported (started on first use, restarted after a crash)."""
@@ -38,7 +76,7 @@ class StudentModules:
         if box is None or not box.alive:
             if box is not None:
                 box.close()
-            box = self._boxes[module] = Sandbox(self.submission.staged, self.limits)
+            box = self._boxes[module] = self._new_box()
         self._imported.discard(module)
         try:
             box.import_module(module, source.path, IMPORT_TIMEOUT_S)
@@ -54,3 +92,6 @@ class StudentModules:
         for box in self._boxes.values():
             box.close()
         self._boxes.clear()
+        note = check_parent_limits()
+        if note:
+            self.submission.notes.append(note)

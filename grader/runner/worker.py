@@ -1,10 +1,24 @@
 """The child process: loads the student's modules and answers the grader's calls.
 
-Started by `grader.runner.sandbox` as `python -I -S worker.py FD_IN FD_OUT` with a scrubbed
-environment, resource limits and a temporary working directory. It speaks only the data frames
-of `wire.py` over two inherited pipe descriptors (the student's prints go to a log file, never
-to the channel), blocks `grader`/`reference` imports, confines itself (writes only in its
-working directory: `landlock.py`; no new processes or sockets: `seccomp.py`), then serves:
+Started by `grader.runner.sandbox` as `python -I -S worker.py CONFIG` with a scrubbed
+environment, resource limits and a temporary working directory; CONFIG (JSON, written by the
+parent) names the two inherited pipe descriptors, the import path, the read allowlist, the
+device and, when the grader runs as root, the uid/gid to drop to. It speaks only the data
+frames of `wire.py` over the pipes (the student's prints go to a log file, never to the
+channel), blocks `grader`/`reference` imports, and confines itself before any student code
+runs, in this order:
+
+1. imports torch and numpy, and on `device: cuda` initialises CUDA (which fails once Landlock
+   is on);
+2. Landlock (`landlock.py`): reads only from the allowlist, writes only in its folder and to
+   /dev/null, no TCP, no signals or abstract sockets outside itself;
+3. as root: drops to its own uid/gid with no supplementary groups and no capabilities
+   (keeping only CAP_DAC_READ_SEARCH when the runtime lives where other users cannot enter,
+   e.g. /root; Landlock still decides what it reads);
+4. seccomp (`seccomp.py`): an allowlist of system calls, no processes, sockets or io_uring,
+   signals and prlimit only on itself.
+
+Then it serves:
 
     {"op": "import", "module", "path"}  -> loads one student module
     {"op": "call", "fn", "args", "kwargs", "seed", "keep"} -> calls it; `keep` stores the result
@@ -14,8 +28,10 @@ Objects in messages are tagged JSON nodes (see `encode`/`decode`); arrays become
 """
 from __future__ import annotations
 
+import ctypes
 import importlib.abc
 import importlib.util
+import json
 import os
 import random
 import sys
@@ -28,6 +44,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def _load_by_path(name: str, filename: str):
     spec = importlib.util.spec_from_file_location(name, os.path.join(HERE, filename))
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -114,7 +131,7 @@ class Worker:
     # ---- requests -----------------------------------------------------------------------
     def serve(self) -> None:
         while True:
-            request, arrays = self.wire.read_frame(self.fd_in)
+            request, arrays = self.wire.read_frame(self.fd_in, None, self.wire.REQUEST_CAPS)
             reply = {"id": request.get("id")}
             out_arrays: list = []
             try:
@@ -174,20 +191,64 @@ class _HandleReply:
         self.handle, self.type_name = handle, type_name
 
 
+_CAP_DAC_READ_SEARCH = 2
+_PR_SET_DUMPABLE, _PR_SET_KEEPCAPS, _PR_CAPBSET_DROP, _PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL = 4, 8, 24, 47, 4
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def drop_privileges(uid: int, gid: int, read_search: bool) -> str | None:
+    """Become `uid`/`gid` with no groups and no capabilities (but CAP_DAC_READ_SEARCH if asked)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    kept = 1 << _CAP_DAC_READ_SEARCH if read_search else 0
+    for cap in range(64):
+        if not kept >> cap & 1 and libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() != 22:
+            return f"could not drop capability {cap} from the bounding set (errno {ctypes.get_errno()})"
+    libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    libc.prctl(_PR_SET_KEEPCAPS, 1 if kept else 0, 0, 0, 0)
+    try:
+        os.setgroups([])
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+    except OSError as error:
+        return f"could not drop to uid {uid}: {error}"
+    data = (_CapData * 2)(_CapData(kept, kept, 0), _CapData(0, 0, 0))
+    if libc.capset(ctypes.byref(_CapHeader(0x20080522, 0)), data) != 0:  # _LINUX_CAPABILITY_VERSION_3
+        return f"capset failed (errno {ctypes.get_errno()})"
+    libc.prctl(_PR_SET_KEEPCAPS, 0, 0, 0, 0)
+    libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)  # its own /proc/self belongs to it again (core dumps stay off: RLIMIT_CORE 0)
+    return None
+
+
+def _init_cuda(torch) -> None:
+    """Open the GPU now: CUDA cannot initialise once Landlock is on (error 304)."""
+    torch.cuda.init()
+    torch.zeros(1, device="cuda").add_(1).cpu()
+
+
 def main() -> None:
-    fd_in, fd_out, threads, submission_dir, path_file, readable_file = sys.argv[1:7]
-    with open(path_file) as lines:
-        sys.path[:] = [line.rstrip("\n") for line in lines if line.strip()]
-    worker = Worker(int(fd_in), int(fd_out))
-    worker.torch.set_num_threads(int(threads))
+    with open(sys.argv[1]) as handle:
+        config = json.load(handle)
+    sys.path[:] = list(config["sys_path"])
+    worker = Worker(int(config["fd_in"]), int(config["fd_out"]))
+    worker.torch.set_num_threads(int(config["threads"]))
+    if str(config.get("device", "cpu")).startswith("cuda"):
+        _init_cuda(worker.torch)
     sys.meta_path.insert(0, _BlockGraderImports())
-    sys.path.insert(0, submission_dir)
-    with open(readable_file) as lines:
-        readable = [line.rstrip("\n") for line in lines if line.strip()]
+    sys.path.insert(0, config["submission"])
     landlock, seccomp = _load_by_path("_ps4_landlock", "landlock.py"), _load_by_path("_ps4_seccomp", "seccomp.py")
-    for problem in (landlock.restrict([os.getcwd(), "/dev"], readable), seccomp.install()):
-        if problem:
-            print(f"[worker] confinement incomplete: {problem}", file=sys.stderr)
+    problems = landlock.restrict([os.getcwd()], [tuple(rule) for rule in config["rules"]])
+    if "uid" in config:
+        problems.append(drop_privileges(int(config["uid"]), int(config["gid"]), bool(config.get("read_search"))))
+    problems.append(seccomp.install())
+    for problem in filter(None, problems):
+        print(f"[worker] confinement incomplete: {problem}", file=sys.stderr)
     worker.serve()
 
 
