@@ -5,6 +5,7 @@ import html
 from itertools import groupby
 from pathlib import Path
 
+from grader.notebook_html import rendered_notebooks
 from grader.results import GradingRun
 
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
@@ -13,7 +14,7 @@ table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding
 img{max-width:100%;border:1px solid #ddd;margin:.3em 0}"""
 
 
-def report_html(run: GradingRun) -> str:
+def report_html(run: GradingRun, notebooks: list[str] = ()) -> str:
     esc = html.escape
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>PS4 grading report</title><style>{_STYLE}</style></head><body>",
              "<h1>Problem Set 4: grading report</h1>",
@@ -21,6 +22,8 @@ def report_html(run: GradingRun) -> str:
              + (f" ({run.pending_points:g} points pending)" if run.pending_points else "") + f"<br>Time: {run.seconds:.1f} s</p>"]
     if run.notes:
         parts.append("<ul>" + "".join(f"<li>{esc(n)}</li>" for n in run.notes) + "</ul>")
+    if notebooks:  # rendered by grader.notebook_html: inert pages of the notebooks as handed in
+        parts.append("<p>Notebooks as handed in: " + ", ".join(f"<a href='{esc(n)}'>{esc(n)}</a>" for n in notebooks) + "</p>")
     for problem, group in groupby(run.results, key=lambda r: r.problem):
         results = list(group)
         parts.append(f"<h2>Problem {problem} ({sum(r.score or 0 for r in results):g} / {sum(r.max_score for r in results):g})</h2><table>")
@@ -37,4 +40,4 @@ def report_html(run: GradingRun) -> str:
 
 
 def write_html(run: GradingRun, path: Path) -> None:
-    path.write_text(report_html(run))
+    path.write_text(report_html(run, rendered_notebooks(path.parent)))
