@@ -38,9 +38,9 @@ _IMAGE_MAGIC = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff"
 _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")  # where an HTML tag, comment or declaration could begin
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; form-action 'none'; base-uri 'none'"
 _ACTIVE = re.compile(r"<\s*(script|iframe|object|embed|form|base|meta|link)\b|<[a-zA-Z][^>]*\son\w+\s*=|"
-                     r"(href|src|action)\s*=\s*[\"']?\s*(javascript|vbscript|data:text)", re.I)
-_URL_ATTR = re.compile(r"""\b(href|src)\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""", re.I)
-_SAFE_URL = re.compile(r"#|https?:|mailto:|data:image/(png|jpeg);base64,", re.I)
+                     r"(href|src|action)\s*=\s*[\"']?\s*(javascript|vbscript|data:text)", re.IGNORECASE)
+_URL_ATTR = re.compile(r"""\b(href|src)\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""", re.IGNORECASE)
+_SAFE_URL = re.compile(r"#|https?:|mailto:|data:image/(png|jpeg);base64,", re.IGNORECASE)
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:1000px;margin:1.5em auto;color:#222}
 .banner{background:#fff8c5;border:1px solid #d4a72c;padding:.5em .8em;margin-bottom:1em}
 .jp-InputArea-editor,.input_area,pre{background:#f6f8fa;padding:.4em;overflow-x:auto;white-space:pre-wrap}
