@@ -82,6 +82,7 @@ def grade_class(class_dir: Path, out: Path, checks: list[Check], options: Gradin
                 jobs: int = 1, workers: int = 1, force: bool = False, progress: bool = True, notes: list[str] | None = None) -> ClassResult:
     """Grade every submission folder of `class_dir` into `out`; `jobs` at once, `workers` modules at once within each."""
     folders, rows = _submission_folders(class_dir, out)
+    out.mkdir(parents=True, exist_ok=True)
     options = replace(options, progress=False)  # one progress bar for the class instead of per-check lines
     base = run_fingerprint(checks, options, grader_digest())
     tasks, reuse = [], []
@@ -132,7 +133,7 @@ def _submission_folders(class_dir: Path, out: Path) -> tuple[list[Path], list[Cl
         if not path.is_dir() or path.name.startswith(".") or path.resolve() == out_resolved:
             continue
         if path.name.lower() in RESERVED_NAMES:
-            rows.append(ClassRow(path.name, None, f"not graded: the folder name clashes with the class's own {path.name}; rename the folder"))
+            rows.append(ClassRow(path.name, None, f"the folder name clashes with the class's own {path.name}; rename the folder"))
         else:
             folders.append(path)
     if not folders and not rows:

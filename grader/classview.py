@@ -101,7 +101,7 @@ def class_view_html(result: ClassResult, checks: list[Check]) -> str:
               f"content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\"><title>PS4: class view</title>"
               f"<style>{_STYLE}</style></head><body>"),
              "<h1>Problem Set 4: the class</h1>",
-             f"<p>{len(rows)} submissions: {len(graded)} graded, {len(rows) - len(graded)} not graded. {esc(result.summary())}.</p>"]
+             f"<p>{len(rows)} submissions: {len(graded)} with scores, {len(rows) - len(graded)} not graded. This run: {esc(result.summary())}.</p>"]
     if totals:
         median = totals[len(totals) // 2] if len(totals) % 2 else (totals[len(totals) // 2 - 1] + totals[len(totals) // 2]) / 2
         parts.append(f"<p>Total scores out of {maximum:g} (pending written answers count 0 until scored): "
