@@ -114,10 +114,10 @@ def _readable_members(archive: zipfile.ZipFile, mapping: ExportMapping, budget: 
         if info.is_dir():
             continue
         path = safe_member_path(info.filename)
-        mode = info.external_attr >> 16
+        file_type = stat.S_IFMT(info.external_attr >> 16)  # 0 when the zip did not record one (a plain file)
         if path is None:
             mapping.unmapped.append(f"{info.filename}: refused (a path outside the export)")
-        elif mode and not stat.S_ISREG(mode):
+        elif file_type and file_type != stat.S_IFREG:
             mapping.unmapped.append(f"{info.filename}: refused (a link or special file)")
         elif path.name.startswith(".") or "__MACOSX" in path.parts:
             continue
