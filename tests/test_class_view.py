@@ -9,14 +9,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from helpers import CORPUS, REFERENCE, TEMPLATE, patched_submission
+from test_notebook_submissions import notebook_from_module
 
 from grader.checks.registry import select
 from grader.classroom import grade_class
 from grader.notebook_html import notebook_page
 from grader.options import GradingOptions
 from grader.runner.sandbox import Limits
-from helpers import CORPUS, REFERENCE, TEMPLATE, patched_submission
-from test_notebook_submissions import notebook_from_module
 
 P1 = "p1_change_of_variables"
 IDS = {"1a.instance", "1a.random", "2a.written"}

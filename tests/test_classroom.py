@@ -6,6 +6,7 @@ import shutil
 from dataclasses import replace
 
 import pytest
+from helpers import CORPUS, REFERENCE, patched_submission
 
 from grader.checks.registry import select
 from grader.classroom import GRADEBOOK, grade_class, safe_cell
@@ -14,7 +15,6 @@ from grader.options import GradingOptions
 from grader.private import PrivateInputs
 from grader.runner.sandbox import Limits
 from grader.submission import SubmissionError
-from helpers import CORPUS, REFERENCE, patched_submission
 
 P1 = "p1_change_of_variables"
 IDS = {"1a.instance", "1a.dtype", "2b.written"}
