@@ -49,7 +49,18 @@ def default_slots() -> int:
 
 
 def process_pool(workers: int) -> ProcessPoolExecutor:
-    """A pool of `workers` grader processes, forked from a server that preloaded the checks."""
+    """A pool of `workers` grader processes, forked from a server that preloaded the checks.
+
+    Each uses as many torch threads as this process, so the grader's own computations match a serial run's.
+    """
+    import torch  # noqa: PLC0415
+
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(_PRELOAD)
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_same_threads, initargs=(torch.get_num_threads(),))
+
+
+def _same_threads(threads: int) -> None:
+    import torch  # noqa: PLC0415
+
+    torch.set_num_threads(threads)
