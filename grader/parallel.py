@@ -13,11 +13,18 @@ fresh import of torch.
 """
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import signal
+import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 
-SLOT_MEMORY_MB = 1500  # measured peak of a grader process plus a child training (benchmarks/bench_parallel.py)
+# a slot's memory budget: benchmarks/bench_parallel.py measured 1.5 GB for a serial grading of the reference (the
+# grader and its three children) and 2.4 GB with its three modules at once, so a slot costs well under 1.5 GB
+SLOT_MEMORY_MB = 1500
+INTERRUPT_GRACE_S = 5.0  # after Ctrl-C, how long the pool's processes get to close their children
 _PRELOAD = ["grader.checks.p1", "grader.checks.p3", "grader.checks.p4", "grader.checks.written", "grader.engine"]
 
 
@@ -48,16 +55,33 @@ def default_slots() -> int:
     return max(1, min(usable_cores(), by_memory))
 
 
-def process_pool(workers: int) -> ProcessPoolExecutor:
+@contextlib.contextmanager
+def process_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     """A pool of `workers` grader processes, forked from a server that preloaded the checks.
 
     Each uses as many torch threads as this process, so the grader's own computations match a serial run's.
+    If the caller is interrupted (Ctrl-C, an error), the pool's processes are interrupted too: each
+    closes its students' children on the way out instead of finishing its submission first.
     """
     import torch  # noqa: PLC0415
 
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(_PRELOAD)
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_same_threads, initargs=(torch.get_num_threads(),))
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_same_threads, initargs=(torch.get_num_threads(),))
+    try:
+        yield pool
+    except BaseException:
+        processes = [p for p in (pool._processes or {}).values() if p.is_alive()]  # private, but the only handle on them
+        for process in processes:
+            os.kill(process.pid, signal.SIGINT)  # each closes its students' children on the way out
+        pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + INTERRUPT_GRACE_S
+        for process in processes:  # one may have taken a queued submission meanwhile: it is ended
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.terminate()
+        raise
+    pool.shutdown(wait=True)
 
 
 def _same_threads(threads: int) -> None:
