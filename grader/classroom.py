@@ -23,7 +23,15 @@ from pathlib import Path
 
 from grader.checks.registry import Check, all_checks
 from grader.engine import grade_submission
-from grader.fingerprint import Fingerprint, for_submission, grader_digest, read_fingerprint, run_fingerprint, write_fingerprint
+from grader.fingerprint import (
+    FINGERPRINT_FILE,
+    Fingerprint,
+    for_submission,
+    grader_digest,
+    read_fingerprint,
+    run_fingerprint,
+    write_fingerprint,
+)
 from grader.manual import ManualScoreError, load_manual_scores
 from grader.options import GradingOptions
 from grader.report import RUN_FILE, write_reports
@@ -144,6 +152,7 @@ def _submission_folders(class_dir: Path, out: Path) -> tuple[list[Path], list[Cl
 def grade_one(task: _Task) -> ClassRow:
     """Grade one submission and write its reports and fingerprint; any failure is a row with its reason."""
     name = task.folder.name
+    (task.out / FINGERPRINT_FILE).unlink(missing_ok=True)  # an interrupted grading must not pass for a finished one
     try:
         manual = load_manual_scores(task.out, name, task.manual_file)
         checks = _by_ids(task.check_ids)
