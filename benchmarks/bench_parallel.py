@@ -3,7 +3,8 @@
     python benchmarks/bench_parallel.py                      # everything (full rubric: many minutes)
     python benchmarks/bench_parallel.py --args="--only 1,4"  # a smaller rubric for a quick look
     python benchmarks/bench_parallel.py problems             # only: the reference, serial vs parallel modules
-    python benchmarks/bench_parallel.py class                # only: 8 copies of the reference, --jobs 1 vs --jobs 2
+    python benchmarks/bench_parallel.py class                # only: 8 copies of the reference, --jobs 1 vs --jobs 2,
+                                                             # then a re-grade after one of them changed
 
 Each run is a fresh `grade` process. Memory is the largest sum, over samples every 0.2 s, of
 the resident memory of the `grade` process and every process below it (grader processes of
@@ -91,7 +92,11 @@ def whole_class(extra: list[str]) -> None:
             books[jobs] = list(csv.reader((out / "gradebook.csv").open())) if done.returncode == 0 else done.stderr[-500:]
             print(f"class of {CLASS_SIZE} references, --jobs {jobs}: {seconds:6.1f} s, peak memory (all processes) {peak:6.0f} MB; "
                   f"{done.stdout.strip()[:120]}", flush=True)
-    print(f"same gradebook: {books[1] == books[2]}", flush=True)
+        print(f"same gradebook: {books[1] == books[2]}", flush=True)
+        with (class_dir / "student0" / "p1_change_of_variables.py").open("a") as handle:
+            handle.write("\n# a change\n")
+        seconds, peak, done = timed_grade([str(class_dir), "--class", "--out", str(Path(tmp) / "out1"), "--quiet", "--jobs", "1", *extra])
+        print(f"re-grade after one of {CLASS_SIZE} changed, --jobs 1: {seconds:6.1f} s; {done.stdout.strip()[:160]}", flush=True)
 
 
 if __name__ == "__main__":
