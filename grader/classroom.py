@@ -20,6 +20,7 @@ from collections import Counter
 from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.checks.registry import Check, all_checks
 from grader.engine import grade_submission
@@ -37,6 +38,9 @@ from grader.options import GradingOptions
 from grader.report import RUN_FILE, write_reports
 from grader.results import GradingRun
 from grader.submission import SubmissionError
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 GRADEBOOK, CLASS_VIEW = "gradebook.csv", "class.html"
 RESERVED_NAMES = {GRADEBOOK, CLASS_VIEW}  # OUT/<name>/ must never be one of the class's own files
@@ -185,7 +189,7 @@ def _reuse(folder: Path, out: Path, checks: list[Check], options: GradingOptions
         return ClassRow(folder.name, None, str(error))
 
 
-def _grade_in_pool(tasks: list[_Task], jobs: int, bar) -> list[ClassRow]:
+def _grade_in_pool(tasks: list[_Task], jobs: int, bar: tqdm | None) -> list[ClassRow]:
     from grader.parallel import process_pool  # noqa: PLC0415
 
     rows = []
@@ -207,7 +211,7 @@ def _by_ids(ids: tuple[str, ...]) -> list[Check]:
     return [registry[i] for i in ids]
 
 
-def _progress_bar(total: int, shown: bool):
+def _progress_bar(total: int, shown: bool) -> tqdm | None:
     if not shown:
         return None
     from tqdm import tqdm  # noqa: PLC0415 - only for the class bar
@@ -215,7 +219,7 @@ def _progress_bar(total: int, shown: bool):
     return tqdm(total=total, desc="grading the class", unit="student", file=sys.stderr, dynamic_ncols=True)
 
 
-def _advance(bar, row: ClassRow) -> None:
+def _advance(bar: tqdm | None, row: ClassRow) -> None:
     if bar is None:
         return
     if row.run is None:
