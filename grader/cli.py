@@ -8,9 +8,12 @@ from pathlib import Path
 
 from grader.checks.registry import Check, select
 from grader.classroom import grade_class
+from grader.devices import DEVICES, DeviceError, device_limits, resolve_device
 from grader.engine import grade_submission
+from grader.exports import ExportError, map_export
 from grader.manual import SCORES_FILE, ManualScoreError, load_manual_scores
 from grader.options import GradingOptions
+from grader.parallel import default_slots
 from grader.private import PrivateInputsError, load_private_inputs
 from grader.report import write_reports
 from grader.results import GradingRun
@@ -35,7 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grade", description="Grade a Problem Set 4 submission folder in isolated child processes.",
                                      epilog=f"other commands: {', '.join(f'grade {verb} --help' for verb in VERBS)}")
     parser.add_argument("submission", nargs="?", help="folder with p1_change_of_variables.py / p3_ebm.py / p4_realnvp.py (or .ipynb), answers.md, p3_energy.pt")
-    parser.add_argument("--class", dest="whole_class", action="store_true", help="SUBMISSION is a class: one subfolder per student, graded into OUT/<name>/, with OUT/gradebook.csv")
+    parser.add_argument("--class", dest="whole_class", action="store_true",
+                        help="SUBMISSION is a class: one subfolder per student (or a Canvas/Moodle export .zip), graded into OUT/<name>/, "
+                             "with OUT/gradebook.csv and OUT/class.html")
+    parser.add_argument("--jobs", type=int, help="with --class: submissions graded at once; for one submission: student modules graded "
+                                                 f"at once (default: from the cores and memory, {default_slots()} here now)")
+    parser.add_argument("--force", action="store_true", help="with --class: re-grade submissions whose files and grader did not change")
     parser.add_argument("--out", type=Path, default=Path("grading-out"), help="output folder for results.json, report.md, report.html, figures/ (default: %(default)s)")
     parser.add_argument("--only", type=_problems, help="comma-separated problem numbers to grade, e.g. 1,4")
     parser.add_argument("--check", dest="check_ids", help="comma-separated check ids to run (see --list)")
@@ -45,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--memory-mb", type=int, help=f"address-space limit per student process in MB (default {limits.memory_mb}; none with --device cuda)")
     parser.add_argument("--threads", type=int, default=limits.threads, help="torch threads per student process, default %(default)s")
     parser.add_argument("--mnist-root", type=Path, help="full MNIST in torchvision's layout (default: the embedded 5,000-digit subset)")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="device for the grader's own sampling of p3_energy.pt")
+    parser.add_argument("--device", default="cpu", choices=DEVICES,
+                        help="where the checkpoint sampling and the short trainings run; auto: cuda when available (default %(default)s)")
     parser.add_argument("--manual-scores", type=Path, help=f"class-wide scores for the written answers (TOML, one table per submission folder name); OUT/{SCORES_FILE} is read too")
     parser.add_argument("--quiet", action="store_true", help="no per-check progress lines")
     parser.add_argument("--private", type=Path, help="the instructor's private inputs for the official grade (TOML: hidden seeds, "
@@ -89,12 +98,6 @@ def run_verb(argv: list[str]) -> int:
     return EXIT_OK
 
 
-def cuda_available() -> bool:
-    import torch  # noqa: PLC0415 - only when --device cuda is asked for
-
-    return torch.cuda.is_available()
-
-
 def list_checks(checks: list[Check]) -> None:
     for c in checks:
         print(f"{c.id:<24} {c.part:<5} {c.points:>5g}  {c.visibility:<15} {c.title}")
@@ -109,6 +112,29 @@ def print_summary(run: GradingRun, out: Path) -> None:
     pending = f" ({run.pending_points:g} pending)" if run.pending_points else ""
     print(f"{'total':<30} {run.score:g}/{run.max_score:g}{pending}   in {run.seconds:.1f} s")
     print(f"reports: {out / 'results.json'}, {out / 'report.md'}, {out / 'report.html'}")
+
+
+def grade_class_command(args: argparse.Namespace, checks: list[Check], options: GradingOptions) -> int:
+    """`grade CLASS --class` (CLASS a folder or an export zip): grade, then one summary line."""
+    slots = default_slots()
+    jobs = max(1, args.jobs or slots)
+    workers = max(1, slots // jobs)  # leftover slots grade one student's modules at once
+    source, notes, export = Path(args.submission), [], None
+    if source.is_file() and source.suffix.lower() == ".zip":
+        export = map_export(source)
+        source = export.root
+        notes = [f"{Path(args.submission).name}: {len(export.students)} students"] + export.notes
+        notes += [f"could not map {item}" for item in export.unmapped]
+    try:
+        result = grade_class(source, args.out, checks, options, args.manual_scores, jobs=jobs, workers=workers,
+                             force=args.force, progress=not args.quiet, notes=notes)
+    finally:
+        if export is not None:
+            export.cleanup()
+    if export is not None and export.unmapped:
+        print(f"grade: {len(export.unmapped)} file(s) of the export could not be mapped to a student (listed in class.html)", file=sys.stderr)
+    print(f"{result.summary()}; gradebook: {args.out / 'gradebook.csv'}; class view: {args.out / 'class.html'}")
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,22 +158,20 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     if not args.submission:
         parser.error("give a submission folder (or --list)")
-    if args.device == "cuda" and not cuda_available():
-        print("grade: --device cuda was given but torch sees no CUDA device here; use --device cpu", file=sys.stderr)
+    try:
+        device = resolve_device(args.device)
+    except DeviceError as error:
+        print(f"grade: {error}", file=sys.stderr)
         return EXIT_USAGE
-    memory_mb = args.memory_mb
-    if memory_mb is None:  # CUDA reserves huge virtual ranges, so the address-space limit goes with --device cuda
-        memory_mb = None if args.device == "cuda" else Limits().memory_mb
-    options = GradingOptions(Limits(memory_mb=memory_mb, threads=args.threads, time_scale=args.time_scale),
-                             mnist_root=args.mnist_root, device=args.device, progress=not args.quiet, private=private)
+    limits = Limits(threads=args.threads, time_scale=args.time_scale, **({} if args.memory_mb is None else {"memory_mb": args.memory_mb}))
+    options = GradingOptions(device_limits(limits, device, args.memory_mb is not None),
+                             mnist_root=args.mnist_root, device=device, progress=not args.quiet, private=private)
     try:
         if args.whole_class:
-            rows = grade_class(Path(args.submission), args.out, checks, options, args.manual_scores)
-            print(f"graded {sum(r.run is not None for r in rows)} of {len(rows)} submissions; gradebook: {args.out / 'gradebook.csv'}")
-            return EXIT_OK
+            return grade_class_command(args, checks, options)
         manual = load_manual_scores(args.out, Path(args.submission).resolve().name, args.manual_scores)
-        run = grade_submission(args.submission, args.out, checks, replace(options, manual_scores=manual))
-    except (SubmissionError, ManualScoreError) as error:
+        run = grade_submission(args.submission, args.out, checks, replace(options, manual_scores=manual), workers=args.jobs or default_slots())
+    except (SubmissionError, ManualScoreError, ExportError) as error:
         print(f"grade: {error}", file=sys.stderr)
         return EXIT_USAGE
     write_reports(run, args.out)

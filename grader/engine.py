@@ -1,43 +1,119 @@
-"""Grade one submission: run every selected check, each failure contained in its own result."""
+"""Grade one submission: run every selected check, each failure contained in its own result.
+
+The checks of one student module run in order in one grader process, against that module's
+child (`StudentModules`). Different modules share nothing, so with `workers > 1` their groups
+run in separate grader processes at once (`grader.parallel`), at most `workers` of them; the
+written checks (no student code) run here meanwhile. Results are put back in rubric order, so
+scores and reports are those of a serial run. Progress lines carry each check's rubric number
+and id, and each is written in one piece, so interleaved lines stay readable.
+"""
 from __future__ import annotations
 
 import sys
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 
 from grader.checks.context import CheckContext
-from grader.checks.registry import Check, Outcome
+from grader.checks.registry import Check, Outcome, all_checks
 from grader.options import GradingOptions
 from grader.results import CheckResult, GradingRun
 from grader.runner.normalize import WrongOutput
 from grader.runner.sandbox import StudentCodeError
 from grader.runner.session import StudentModules
-from grader.submission import load_submission
+from grader.submission import Submission, load_submission
+
+Numbered = list[tuple[int, Check]]  # (position in the rubric, 1-based; check)
 
 
-def grade_submission(folder: str | Path, out_dir: Path, checks: list[Check], options: GradingOptions = GradingOptions()) -> GradingRun:
-    """Run `checks` on the submission in `folder`; figures go to `out_dir/figures`."""
+def grade_submission(folder: str | Path, out_dir: Path, checks: list[Check], options: GradingOptions = GradingOptions(),
+                     workers: int = 1) -> GradingRun:
+    """Run `checks` on the submission in `folder`; figures go to `out_dir/figures`.
+
+    `workers` > 1 grades up to that many student modules at once (same results as 1).
+    """
     started = time.monotonic()
     submission = load_submission(folder, out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    modules = StudentModules(submission, options.limits)
-    modules.prestart({c.module for c in checks if c.module})
-    results = []
+    numbered = list(enumerate(checks, start=1))
+    groups = module_groups(numbered)
     try:
-        for number, check in enumerate(checks, start=1):
-            ctx = CheckContext(check, modules, submission, out_dir, options)
-            result = run_check(check, ctx)
-            results.append(result)
+        if workers <= 1 or len(groups) <= 1:
+            done = run_group(submission, out_dir, numbered, options, len(checks))
+        else:
+            done = _run_concurrently(submission, out_dir, groups, options, len(checks), workers)
+        notebook_notes = _render_notebooks(submission, out_dir)
+    finally:
+        submission.cleanup()
+    results = tuple(result for _, result in sorted(done, key=lambda pair: pair[0]))
+    notes = [options.private.note] + list(submission.notes) + [n for source in submission.modules.values() for n in source.notes] + notebook_notes
+    graded = [f"{name}: graded {source.origin}" for name, source in submission.modules.items()]
+    return GradingRun(str(submission.root), results, round(time.monotonic() - started, 2), tuple(graded + notes))
+
+
+def module_groups(numbered: Numbered) -> dict[str | None, Numbered]:
+    """The checks of each student module (None: checks that run no student code), rubric order kept."""
+    groups: dict[str | None, Numbered] = {}
+    for number, check in numbered:
+        groups.setdefault(check.module, []).append((number, check))
+    return groups
+
+
+def run_group(submission: Submission, out_dir: Path, numbered: Numbered, options: GradingOptions, total: int) -> list[tuple[int, CheckResult]]:
+    """Run `numbered` checks in order with their own children; (rubric number, result) pairs."""
+    modules = StudentModules(submission, options.limits)
+    modules.prestart({c.module for _, c in numbered if c.module})
+    done = []
+    try:
+        for number, check in numbered:
+            result = run_check(check, CheckContext(check, modules, submission, out_dir, options))
+            done.append((number, result))
             if options.progress:
                 shown = "pending" if result.score is None else f"{result.score:g}/{result.max_score:g}"
-                print(f"[{number:>2}/{len(checks)}] {check.id:<28} {shown:>12}  {result.seconds:5.1f}s", file=sys.stderr, flush=True)
+                sys.stderr.write(f"[{number:>2}/{total}] {check.id:<28} {shown:>12}  {result.seconds:5.1f}s\n")
+                sys.stderr.flush()  # one short line, one write: lines from concurrent groups do not mix
     finally:
         modules.close()
-        submission.cleanup()
-    notes = [options.private.note] + list(submission.notes) + [n for source in submission.modules.values() for n in source.notes]
-    graded = [f"{name}: graded {source.origin}" for name, source in submission.modules.items()]
-    return GradingRun(str(submission.root), tuple(results), round(time.monotonic() - started, 2), tuple(graded + notes))
+    return done
+
+
+def _run_group_by_ids(submission: Submission, out_dir: Path, ids: list[tuple[int, str, str]], options: GradingOptions,
+                      total: int) -> list[tuple[int, CheckResult]]:
+    """`run_group` in a grader process of the pool (checks travel as ids and visibilities, looked up in the registry there)."""
+    registry = {c.id: c for c in all_checks()}
+    return run_group(submission, out_dir, [(number, replace(registry[check_id], visibility=visibility))
+                                           for number, check_id, visibility in ids], options, total)
+
+
+def _run_concurrently(submission: Submission, out_dir: Path, groups: dict[str | None, Numbered], options: GradingOptions,
+                      total: int, workers: int) -> list[tuple[int, CheckResult]]:
+    from grader.parallel import process_pool  # noqa: PLC0415 - only when grading in parallel
+
+    student = {module: group for module, group in groups.items() if module is not None}
+    # longest first (the sum of the per-call limits is a fair proxy), so the last group to start is a short one
+    order = sorted(student, key=lambda module: -sum(c.timeout_s for _, c in student[module]))
+    done: list[tuple[int, CheckResult]] = []
+    with process_pool(min(workers, len(student))) as pool:
+        futures = {module: pool.submit(_run_group_by_ids, submission, out_dir, [(n, c.id, c.visibility) for n, c in student[module]], options, total)
+                   for module in order}
+        if None in groups:
+            done += run_group(submission, out_dir, groups[None], options, total)
+        for module, future in futures.items():
+            try:
+                done += future.result()
+            except Exception as error:  # noqa: BLE001 - a dead grader process costs its module's checks, with the reason
+                print(f"internal error grading {module}: {type(error).__name__}: {error}", file=sys.stderr)
+                message = f"internal grader error ({type(error).__name__}) while grading {module}; scored 0"
+                done += [(n, _result(c, Outcome(0.0, message), 0.0)) for n, c in student[module]]
+    return done
+
+
+def _render_notebooks(submission: Submission, out_dir: Path) -> list[str]:
+    """Each graded notebook rendered as the student saw it (never executed), beside the reports."""
+    from grader.notebook_html import render_submission_notebooks  # noqa: PLC0415 - nbconvert only for notebooks
+
+    return render_submission_notebooks(submission, out_dir)
 
 
 def run_check(check: Check, ctx: CheckContext) -> CheckResult:
@@ -52,7 +128,10 @@ def run_check(check: Check, ctx: CheckContext) -> CheckResult:
     except Exception:  # noqa: BLE001 - a grader bug must cost this check only, and be visible
         print(f"internal error in check {check.id}:\n{traceback.format_exc()}", file=sys.stderr)
         outcome = Outcome(0.0, "internal grader error in this check (reported to the instructor); scored 0")
-    seconds = round(time.monotonic() - started, 2)
+    return _result(check, outcome, round(time.monotonic() - started, 2))
+
+
+def _result(check: Check, outcome: Outcome, seconds: float) -> CheckResult:
     if outcome.fraction is None:
         return CheckResult(check.id, check.part, check.title, check.points, None, "pending", outcome.message, check.visibility, seconds, outcome.figures)
     score = round(check.points * outcome.fraction, 4)

@@ -3,13 +3,17 @@
 Images come back as float32 `(N, 1, 28, 28)` scaled to `[-1, 1]` (0 -> -1, 255 -> 1), labels as
 int64 `(N,)`. The embedded subset (`assets/mnist_subset.npz`, see `assets/README.md`) has a
 fixed stratified split: "train" (4,000 digits) and "heldout" (1,000). With `mnist_root` the full
-MNIST is read from torchvision's on-disk layout, without importing torchvision:
-"train" -> `train-*` files (60,000 digits), "heldout" -> `t10k-*` files (10,000).
+MNIST is read from torchvision's on-disk layout: "train" -> `train-*` files (60,000 digits),
+"heldout" -> `t10k-*` files (10,000). It is read by `torchvision.datasets.MNIST` (never
+downloading) when torchvision imports beside the installed torch (the optional extra
+`pip install ".[vision]"`), else by the IDX parser below (which also reads `.gz` files).
 """
 from __future__ import annotations
 
+import functools
 import gzip
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import torch
@@ -69,7 +73,24 @@ def _subset(split: str) -> tuple[np.ndarray, np.ndarray]:
     return images[index], labels[index]
 
 
+@functools.cache
+def torchvision_module() -> ModuleType | None:
+    """torchvision if it imports beside this torch (a CPU torch with PyPI's CUDA torchvision does not), else None."""
+    try:
+        import torchvision  # noqa: PLC0415 - optional
+    except Exception:  # noqa: BLE001 - a mismatched build raises RuntimeError ("operator torchvision::nms does not exist")
+        return None
+    return torchvision
+
+
 def _full(split: str, root: Path) -> tuple[np.ndarray, np.ndarray]:
+    torchvision = torchvision_module()
+    if torchvision is not None:
+        try:
+            dataset = torchvision.datasets.MNIST(str(root), train=split == "train", download=False)
+            return dataset.data.numpy(), dataset.targets.numpy()
+        except RuntimeError:  # its raw files are missing (e.g. only the .gz were kept): the IDX parser reads those
+            pass
     raw = root / "MNIST" / "raw"
     image_name, label_name = _IDX_FILES[split]
     images = read_idx(_find(raw, image_name))

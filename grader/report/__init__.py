@@ -12,6 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from grader.notebook_html import rendered_notebooks
 from grader.report.gradescope import results_json
 from grader.report.html import report_html
 from grader.report.markdown import report_markdown
@@ -25,9 +26,10 @@ def write_reports(run: GradingRun, out: Path) -> list[str]:
     """Write results.json, report.md, report.html and grading-run.json into `out`; returns the
     problems (empty when every file was written)."""
     run = bounded(run)
+    notebooks = rendered_notebooks(out)
     files = {"results.json": lambda: json_text(results_json(run), indent=2) + "\n",
-             "report.md": lambda: report_markdown(run),
-             "report.html": lambda: report_html(run),
+             "report.md": lambda: report_markdown(run, notebooks),
+             "report.html": lambda: report_html(run, notebooks),
              RUN_FILE: lambda: json_text(run.to_dict()) + "\n"}
     problems = []
     try:

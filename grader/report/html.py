@@ -17,7 +17,7 @@ img{max-width:100%;border:1px solid #ddd;margin:.3em 0}"""
 _POLICY = "script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'"
 
 
-def report_html(run: GradingRun) -> str:
+def report_html(run: GradingRun, notebooks: tuple[str, ...] | list[str] = ()) -> str:
     run = bounded(run)
     esc, attr = html_text, html_attr
     head = f"<meta charset='utf-8'><meta http-equiv='Content-Security-Policy' content=\"{_POLICY}\"><title>PS4 grading report</title>"
@@ -27,6 +27,8 @@ def report_html(run: GradingRun) -> str:
              + (f" ({run.pending_points:g} points pending)" if run.pending_points else "") + f"<br>Time: {run.seconds:.1f} s</p>"]
     if run.notes:
         parts.append("<ul>" + "".join(f"<li>{esc(n)}</li>" for n in run.notes) + "</ul>")
+    if notebooks:  # rendered by grader.notebook_html: inert pages of the notebooks as handed in
+        parts.append("<p>Notebooks as handed in: " + ", ".join(f"<a href='{esc(n)}'>{esc(n)}</a>" for n in notebooks) + "</p>")
     for problem, group in groupby(run.results, key=lambda r: r.problem):
         results = list(group)
         parts.append(f"<h2>Problem {problem} ({sum(r.score or 0 for r in results):g} / {sum(r.max_score for r in results):g})</h2><table>")

@@ -14,7 +14,7 @@ def _score(result: CheckResult) -> str:
     return "pending" if result.score is None else f"{result.score:g} / {result.max_score:g}"
 
 
-def report_markdown(run: GradingRun) -> str:
+def report_markdown(run: GradingRun, notebooks: tuple[str, ...] | list[str] = ()) -> str:
     run = bounded(run)
     md = markdown_text
     lines = ["# Problem Set 4: grading report", "", f"Submission: {md(run.submission)}  ",
@@ -22,6 +22,8 @@ def report_markdown(run: GradingRun) -> str:
              f"Time: {run.seconds:.1f} s", ""]
     if run.notes:
         lines += ["## Notes", ""] + [f"- {md(note)}" for note in run.notes] + [""]
+    if notebooks:  # rendered by grader.notebook_html; the names are the grader's own (notebooks/<module>.html)
+        lines += ["Notebooks as handed in: " + ", ".join(f"[{md(n)}]({n})" for n in notebooks), ""]
     for problem, group in groupby(run.results, key=lambda r: r.problem):
         results = list(group)
         got = sum(r.score or 0 for r in results)
