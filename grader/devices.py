@@ -39,5 +39,6 @@ def resolve_device(name: str) -> str:
 def device_limits(limits: Limits, device: str, memory_mb_given: bool) -> Limits:
     """`limits` adjusted for `device` (see the module docstring); an explicit --memory-mb is kept."""
     if device != "cuda":
-        return limits
-    return replace(limits, memory_mb=limits.memory_mb if memory_mb_given else None, startup_s=limits.startup_s + CUDA_STARTUP_S)
+        return replace(limits, device=device)
+    return replace(limits, device=device, memory_mb=limits.memory_mb if memory_mb_given else None,
+                   startup_s=limits.startup_s + CUDA_STARTUP_S)

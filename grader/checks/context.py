@@ -20,9 +20,13 @@ class CheckContext:
     out_dir: Path
     options: GradingOptions
 
-    def call(self, attr: str, *args: Any, seed: int = 0, keep: bool = False, timeout_s: float | None = None, **kwargs: Any) -> Any:
-        """Call `attr` of the check's student module in the child; failures name the function."""
-        return self._call(Ref(self.check.module, attr), attr, args, kwargs, seed, keep, timeout_s)
+    def call(self, attr: str, *args: Any, seed: int = 0, keep: bool = False, timeout_s: float | None = None,
+             on_device: bool = False, **kwargs: Any) -> Any:
+        """Call `attr` of the check's student module in the child; failures name the function.
+
+        `on_device`: the tensors arrive on the grading device (`--device`), as the short trainings' data does.
+        """
+        return self._call(Ref(self.check.module, attr), attr, args, kwargs, seed, keep, timeout_s, on_device)
 
     def call_method(self, handle: Handle, name: str, *args: Any, seed: int = 0, keep: bool = False, timeout_s: float | None = None, **kwargs: Any) -> Any:
         return self._call(handle.method(name), f"{handle.type_name}.{name}", args, kwargs, seed, keep, timeout_s)
@@ -31,14 +35,14 @@ class CheckContext:
         """Run a grader computation from `child_library.PROBES` beside the student's objects."""
         return self._call(Probe(name), name, args, kwargs, seed, False, timeout_s)
 
-    def _call(self, fn, label: str, args, kwargs, seed, keep, timeout_s) -> Any:
+    def _call(self, fn, label: str, args, kwargs, seed, keep, timeout_s, on_device: bool = False) -> Any:
         key = (self.check.module, label)
         earlier = self.modules.timed_out.get(key)
         if earlier is not None:  # a hang costs one time limit per function, not one per check
             raise StudentCodeError("timeout", f"{label}: timed out earlier in {earlier} (not called again)")
         box = self.modules.sandbox(self.check.module)
         try:
-            return box.call(fn, *args, seed=seed, keep=keep, timeout_s=timeout_s or self.check.timeout_s, **kwargs)
+            return box.call(fn, *args, seed=seed, keep=keep, timeout_s=timeout_s or self.check.timeout_s, on_device=on_device, **kwargs)
         except StudentCodeError as error:
             if error.kind == "timeout":
                 self.modules.timed_out[key] = self.check.id

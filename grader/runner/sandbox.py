@@ -295,11 +295,16 @@ class Sandbox:
     def import_module(self, name: str, path: Path, timeout_s: float = 60.0) -> None:
         self._request({"op": "import", "module": name, "path": str(path)}, [], timeout_s)
 
-    def call(self, fn: Ref | Method | Probe, *args: Any, timeout_s: float | None = None, seed: int = 0, keep: bool = False, **kwargs: Any) -> Any:
-        """Call `fn(*args, **kwargs)` in the child with all RNGs seeded; `keep` returns a `Handle`."""
+    def call(self, fn: Ref | Method | Probe, *args: Any, timeout_s: float | None = None, seed: int = 0, keep: bool = False,
+             on_device: bool = False, **kwargs: Any) -> Any:
+        """Call `fn(*args, **kwargs)` in the child with all RNGs seeded; `keep` returns a `Handle`.
+
+        `on_device` delivers the arguments' tensors on the grading device (`Limits.device`): the
+        short trainings receive their data there, so a student's training runs on the GPU when asked.
+        """
         arrays: list[np.ndarray] = []
         message = {"op": "call", "fn": encode(fn, arrays), "args": encode(list(args), arrays),
-                   "kwargs": encode(kwargs, arrays), "seed": seed, "keep": keep}
+                   "kwargs": encode(kwargs, arrays), "seed": seed, "keep": keep, "on_device": on_device}
         return self._request(message, arrays, self.limits.timeout_s if timeout_s is None else timeout_s)
 
     def _request(self, message: dict, arrays: list[np.ndarray], timeout_s: float) -> Any:

@@ -67,6 +67,7 @@ class Worker:
         self.library = _load_by_path("_ps4_child_library", "child_library.py")
         self.modules: dict[str, object] = {}
         self.handles: dict[int, object] = {}
+        self.device = "cpu"  # the grading device; `on_device` calls receive their tensors there
         # bound now, before student code can monkeypatch torch
         self._is_tensor, self._detach = torch.is_tensor, torch.Tensor.detach
         self._to_numpy, self._from_numpy = torch.Tensor.numpy, torch.from_numpy
@@ -163,6 +164,8 @@ class Worker:
         fn = self.decode(request["fn"], arrays)
         args = self.decode(request.get("args", []), arrays)
         kwargs = self.decode(request["kwargs"], arrays)
+        if request.get("on_device") and self.device != "cpu":
+            args, kwargs = self.placed(args), self.placed(kwargs)
         seed = int(request.get("seed", 0))
         random.seed(seed)
         self.np.random.seed(seed)
@@ -172,6 +175,16 @@ class Worker:
             handle = len(self.handles) + 1
             self.handles[handle] = value
             return _HandleReply(handle, type(value).__qualname__)
+        return value
+
+    def placed(self, value):
+        """`value` with every tensor in it moved to the grading device (lists, tuples and dicts walked)."""
+        if self._is_tensor(value):
+            return value.to(self.device)
+        if isinstance(value, (list, tuple)):
+            return type(value)(self.placed(item) for item in value)
+        if isinstance(value, dict):
+            return {k: self.placed(v) for k, v in value.items()}
         return value
 
     def describe(self, error: BaseException) -> dict:
@@ -238,7 +251,8 @@ def main() -> None:
     sys.path[:] = list(config["sys_path"])
     worker = Worker(int(config["fd_in"]), int(config["fd_out"]))
     worker.torch.set_num_threads(int(config["threads"]))
-    if str(config.get("device", "cpu")).startswith("cuda"):
+    worker.device = str(config.get("device", "cpu"))
+    if worker.device.startswith("cuda"):
         _init_cuda(worker.torch)
     sys.meta_path.insert(0, _BlockGraderImports())
     sys.path.insert(0, config["submission"])
