@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader.checks.registry import Check, all_checks
+from grader.checks.registry import Check, by_ids
 from grader.engine import grade_submission
 from grader.fingerprint import (
     FINGERPRINT_FILE,
@@ -36,6 +36,7 @@ from grader.fingerprint import (
 from grader.manual import ManualScoreError, load_manual_scores
 from grader.options import GradingOptions
 from grader.report import RUN_FILE, write_reports
+from grader.report.safe import FIELD_CHARS, cut
 from grader.results import GradingRun
 from grader.submission import SubmissionError
 
@@ -142,6 +143,9 @@ def _submission_folders(class_dir: Path, out: Path) -> tuple[list[Path], list[Cl
             raise SubmissionError(f"cannot write {out / name}: it is a folder or a link; remove it or choose another --out")
     folders, rows = [], []
     for path in sorted(class_dir.iterdir()):
+        if path.is_symlink() and path.is_dir():  # a link could point at anyone's folder: never followed
+            rows.append(ClassRow(path.name, None, "the class member is a symbolic link; links are never followed"))
+            continue
         if not path.is_dir() or path.name.startswith(".") or path.resolve() == out_resolved:
             continue
         if path.name.lower() in RESERVED_NAMES:
@@ -159,7 +163,7 @@ def grade_one(task: _Task) -> ClassRow:
     (task.out / FINGERPRINT_FILE).unlink(missing_ok=True)  # an interrupted grading must not pass for a finished one
     try:
         manual = load_manual_scores(task.out, name, task.manual_file)
-        checks = _by_ids(task.check_ids)
+        checks = task.options.private.apply(by_ids(task.check_ids))
         run = grade_submission(task.folder, task.out, checks, replace(task.options, manual_scores=manual), workers=task.workers)
         write_reports(run, task.out)
         write_fingerprint(task.fingerprint, task.out)
@@ -206,11 +210,6 @@ def _grade_in_pool(tasks: list[_Task], jobs: int, bar: tqdm | None) -> list[Clas
     return rows
 
 
-def _by_ids(ids: tuple[str, ...]) -> list[Check]:
-    registry = {c.id: c for c in all_checks()}
-    return [registry[i] for i in ids]
-
-
 def _progress_bar(total: int, shown: bool) -> tqdm | None:
     if not shown:
         return None
@@ -226,7 +225,7 @@ def _advance(bar: tqdm | None, row: ClassRow) -> None:
         shown = f"not graded: {row.error}"
     else:
         shown = f"{row.run.score:g}/{row.run.max_score:g}" + (" (unchanged, reused)" if row.reused else "")
-    bar.write(f"{row.student}: {shown}", file=sys.stderr)
+    bar.write(cut(f"{row.student}: {shown}", FIELD_CHARS, one_line=True), file=sys.stderr)  # no terminal escapes from folder names
     bar.update(1)
 
 

@@ -12,11 +12,10 @@ from __future__ import annotations
 import sys
 import time
 import traceback
-from dataclasses import replace
 from pathlib import Path
 
 from grader.checks.context import CheckContext
-from grader.checks.registry import Check, Outcome, all_checks
+from grader.checks.registry import Check, Outcome, by_ids
 from grader.options import GradingOptions
 from grader.results import CheckResult, GradingRun
 from grader.runner.normalize import WrongOutput
@@ -78,12 +77,11 @@ def run_group(submission: Submission, out_dir: Path, numbered: Numbered, options
     return done
 
 
-def _run_group_by_ids(submission: Submission, out_dir: Path, ids: list[tuple[int, str, str]], options: GradingOptions,
+def _run_group_by_ids(submission: Submission, out_dir: Path, ids: list[tuple[int, str]], options: GradingOptions,
                       total: int) -> list[tuple[int, CheckResult]]:
-    """`run_group` in a grader process of the pool (checks travel as ids and visibilities, looked up in the registry there)."""
-    registry = {c.id: c for c in all_checks()}
-    return run_group(submission, out_dir, [(number, replace(registry[check_id], visibility=visibility))
-                                           for number, check_id, visibility in ids], options, total)
+    """`run_group` in a grader process of the pool (checks travel as ids, looked up in the registry there)."""
+    numbers, checks = zip(*ids)
+    return run_group(submission, out_dir, list(zip(numbers, options.private.apply(by_ids(checks)))), options, total)
 
 
 def _run_concurrently(submission: Submission, out_dir: Path, groups: dict[str | None, Numbered], options: GradingOptions,
@@ -95,7 +93,7 @@ def _run_concurrently(submission: Submission, out_dir: Path, groups: dict[str | 
     order = sorted(student, key=lambda module: -sum(c.timeout_s for _, c in student[module]))
     done: list[tuple[int, CheckResult]] = []
     with process_pool(min(workers, len(student))) as pool:
-        futures = {module: pool.submit(_run_group_by_ids, submission, out_dir, [(n, c.id, c.visibility) for n, c in student[module]], options, total)
+        futures = {module: pool.submit(_run_group_by_ids, submission, out_dir, [(n, c.id) for n, c in student[module]], options, total)
                    for module in order}
         if None in groups:
             done += run_group(submission, out_dir, groups[None], options, total)
