@@ -68,7 +68,7 @@ def test_a_changed_rubric_or_private_input_changes_every_fingerprint(tmp_path):
     grader = grader_digest()
     base = for_submission(run_fingerprint(select(None, IDS), OPTIONS, grader), folder)
     assert base.changes(base) is None
-    private = for_submission(run_fingerprint(select(None, IDS), replace(OPTIONS, private=PrivateInputs({}, "p.toml", "abc123")), grader), folder)
+    private = for_submission(run_fingerprint(select(None, IDS), replace(OPTIONS, private=PrivateInputs(source="p.toml", digest="abc123")), grader), folder)
     assert private.changes(base) == "the rubric or the private inputs changed"
     rubric = for_submission(run_fingerprint(select(None, IDS | {"1a.random"}), OPTIONS, grader), folder)
     assert rubric.changes(base) == "the rubric or the private inputs changed"
