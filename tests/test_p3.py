@@ -9,8 +9,9 @@ import pytest
 import torch
 from scipy import linalg
 
-from grader.checks.p3 import RATING_SCALE, chain_cases, rating_fraction
+from grader.checks.p3 import RATING_SCALE, TRAIN_ITERS, TRAIN_TIMEOUT_MAX_S, TRAIN_TIMEOUT_S, chain_cases, rating_fraction, train_timeout_s
 from grader.oracles import p3 as oracle
+from grader.runner.sandbox import Limits
 
 from helpers import CORPUS, REFERENCE, TEMPLATE, by_id, grade, patched_submission
 
@@ -114,6 +115,86 @@ def test_unusable_checkpoints_get_clear_messages(tmp_path, payload, feedback):
     folder = _with_checkpoint(tmp_path, payloads[payload])
     result = by_id(grade(folder, tmp_path / "out", ids={"3.checkpoint"}))["3.checkpoint"]
     assert result.score == 0.0 and feedback in result.output, result.output
+
+
+# ---------------------------------------------------------------------------------- public styles (issue 11)
+def test_noise_first_step_is_named_and_charged_once(tmp_path):
+    """The tutorial order: half of each exact-value case in 3.sgld_step, under a message naming the order; nothing else."""
+    folder = patched_submission(tmp_path / "sub", P3, CORPUS / "p3" / "tutorial_noise_first.py")
+    results = by_id(grade(folder, tmp_path / "out", ids={"3.sgld_step", "3.langevin"}))
+    step = results["3.sgld_step"]
+    assert step.score == pytest.approx(6 * (3 * 0.5 + 2) / 5), step.output
+    assert step.output.count("the noise is added before the gradient is taken") == 3, step.output
+    assert "ignored" not in step.output and "not standard normal" not in step.output and "standard deviation" not in step.output
+    langevin = results["3.langevin"]
+    assert langevin.score == 4.0, langevin.output
+    assert "adds the noise before taking the gradient" in langevin.output
+
+
+def test_contract_step_is_judged_against_the_contract_chain(tmp_path):
+    """The other direction: a chain of noise-first steps is not the law of the contract's step."""
+    cc = chain_cases()["stationary"]
+    rng = np.random.default_rng(5)
+    x = cc.x0.reshape(len(cc.x0), -1).astype(np.float64)
+    for _ in range(cc.n_steps):
+        y = x + cc.sigma * rng.normal(size=x.shape)
+        x = y - cc.eta * (y - cc.case.mean) @ cc.case.precision
+    from grader.checks.p3 import diagnose_chains
+
+    assert diagnose_chains(x, cc, noise_first=True) is None
+    assert diagnose_chains(x, cc, noise_first=False) is not None
+
+
+def test_prefilled_buffer_gets_full_marks(tmp_path):
+    folder = patched_submission(tmp_path / "sub", P3, CORPUS / "p3" / "tutorial_prefilled_buffer.py")
+    result = by_id(grade(folder, tmp_path / "out", ids={"3.buffer"}))["3.buffer"]
+    assert result.score == 4.0, result.output
+    assert "is not used" not in result.output, result.output
+
+
+def test_energy_as_minus_a_cnn_gets_full_marks(tmp_path):
+    folder = patched_submission(tmp_path / "sub", P3, CORPUS / "p3" / "tutorial_minus_cnn.py")
+    run = grade(folder, tmp_path / "out", ids=CODE | {"3.train_ebm"})
+    assert run.score == run.max_score == 25.0, [r.output for r in run.results if r.status != "passed"]
+
+
+def test_training_budget_follows_the_measured_cost_per_iteration():
+    limit, per_iteration = train_timeout_s((2.0, 7.1), 1.0)  # a tutorial's 1.7 s per iteration
+    assert per_iteration == pytest.approx(1.7)
+    assert TRAIN_ITERS * per_iteration < limit <= TRAIN_TIMEOUT_MAX_S
+    assert train_timeout_s((0.4, 0.85), 1.0)[0] == TRAIN_TIMEOUT_S  # the reference: the least limit
+    assert train_timeout_s((1.0, 30.0), 1.0)[0] == TRAIN_TIMEOUT_MAX_S  # 10 s per iteration: capped
+    slow_machine, _ = train_timeout_s((2.0, 7.1), 3.0)  # the sandbox multiplies by --time-scale: the measured part is not scaled twice
+    assert slow_machine * 3.0 == pytest.approx(max(limit, 3.0 * TRAIN_TIMEOUT_S))
+
+
+def test_slow_iterations_are_not_zeroed_for_time(tmp_path):
+    """0.08 s per iteration: 150 iterations (12 s) overrun the least limit at this time scale (7.5 s), not the measured budget."""
+    scale = 0.05
+    assert TRAIN_ITERS * 0.08 > TRAIN_TIMEOUT_S * scale
+    folder = patched_submission(tmp_path / "sub", P3, CORPUS / "p3" / "slow_iterations.py")
+    result = by_id(grade(folder, tmp_path / "out", ids={"3.train_ebm"}, limits=Limits(memory_mb=2048, time_scale=scale)))["3.train_ebm"]
+    assert result.score == pytest.approx(1.0), result.output  # the "runs" point; the untrained energy separates nothing
+    assert "s per iteration measured" in result.output and "timed out" not in result.output
+
+
+# ---------------------------------------------------------------------------------- hostile (issue 9)
+def test_rewriting_the_grader_in_the_child_gains_nothing(tmp_path):
+    """Probes, torch.autograd.grad and the worker's encode rewritten from EnergyNet(): no check scores above the same mistakes without."""
+    from reference.p3_ebm import EnergyNet
+
+    torch.manual_seed(0)
+    untrained = EnergyNet().state_dict()
+    scores = {}
+    for hostile in (True, False):
+        folder = patched_submission(tmp_path / f"sub{hostile}", P3, CORPUS / "hostile" / "p3_rewrites_grader.py", {"HOSTILE": str(hostile)})
+        torch.save(untrained, folder / "p3_energy.pt")
+        scores[hostile] = by_id(grade(folder, tmp_path / f"out{hostile}", ids=ALL))
+    for check_id in ALL:
+        assert scores[True][check_id].score <= scores[False][check_id].score, (check_id, scores[True][check_id].output)
+    assert scores[True]["3.checkpoint"].score == 0.0
+    assert "do not match the energies" in scores[True]["3.checkpoint"].output, scores[True]["3.checkpoint"].output
+    assert scores[True]["3.train_ebm"].score <= 1.0 and scores[True]["3.cd_loss"].score == 0.0
 
 
 # ---------------------------------------------------------------------------------- oracles
