@@ -1,8 +1,10 @@
 """Problem 3 checks: an energy-based model of MNIST digits (35 points).
 
 Expected values come from `grader.oracles.p3` (closed forms on Gaussian energies built in the
-child, the exact law of a Langevin chain) and `grader.oracles.mnist_judge` (a classifier that
-rates samples), never from `reference/`. Where the student's code draws random numbers the
+child, the exact law of a Langevin chain) and `grader.oracles.mnist_judge` (the grader's own
+Langevin sampler and a classifier that rates samples), never from `reference/`. Nothing scored
+is computed in the student's process: its probes return raw data that is compared with these
+oracles or cross-checked here (docs/threat_model/p3.md, number by number). Where the student's code draws random numbers the
 checks are statistical, with levels so strict that a correct implementation essentially never
 fails (p < 1e-6), whatever order it consumes the random number generator in.
 
@@ -14,9 +16,12 @@ docs/p3_calibration.md for the tables):
   held-out digits with 0.9991-0.9997 (seeds 0-2); a correct alternative (another network and
   other hyperparameters, `tests/corpus/p3/correct_alternative.py`, 27-36 s) gives 1.0000 and
   0.9999-1.0000. An untrained `EnergyNet` gives 0.02-0.66 on noise and 0.27-0.70 on shuffled
-  digits. Full credit per comparison at `AUROC_FULL` = 0.9, half at `AUROC_HALF` = 0.8.
-- `3.checkpoint`: 200 chains of the grader's own sampler (`mnist_judge.SAMPLER`, seed 0) from
-  the submitted `p3_energy.pt`. The reference checkpoint rates 0.82-0.84 confidence, 9 classes,
+  digits. Full credit per comparison at `AUROC_FULL` = 0.9, half at `AUROC_HALF` = 0.8. The
+  time limit follows the measured cost of one iteration (`train_timeout_s`), so a tutorial's
+  batch 128 with 60 steps (~1.7 s per iteration) finishes.
+- `3.checkpoint`: 200 chains of the grader's own sampler (`mnist_judge.SAMPLER`, seed 0), run in
+  this process on the energies and gradients of the submitted `p3_energy.pt`; samples within
+  `MEMORISED_RMS` of a digit the grader holds are near-copies and earn nothing. The reference checkpoint rates 0.82-0.84 confidence, 9 classes,
   Fréchet distance 310-340 (sampler seeds 0-2); noise and an untrained network rate 0.10, 1,
   1,430. Each rating scores linearly between the noise level (0) and the full-credit level
   (`RATING_SCALE`), and the check's fraction is their mean.
