@@ -253,7 +253,10 @@ def energies_and_grads(model: Callable[[torch.Tensor], Any], x: torch.Tensor) ->
     What the parent's Langevin sampler (`grader.oracles.mnist_judge.drive_langevin`) asks for at
     every step; the parent cross-checks the answers (finite differences, repeated calls).
     """
-    point = _detach(x.to(_model_device(model))).requires_grad_(True)
+    device = _model_device(model)
+    if getattr(device, "type", "cpu") == "cuda":  # TF32 convolutions (cuDNN's default) round far above float32's finite differences
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    point = _detach(x.to(device)).requires_grad_(True)
     with _enable_grad():
         energy = model(point)
         if not _is_tensor(energy):
