@@ -9,6 +9,7 @@ import torch
 from grader.mnist import load_mnist
 from grader.oracles.mnist_judge import (
     FEATURE_DIM,
+    MEMORISED_ALLOWANCE,
     MEMORISED_RMS,
     SampleRating,
     autograd_query,
@@ -17,6 +18,7 @@ from grader.oracles.mnist_judge import (
     frechet_distance,
     grader_langevin,
     load_classifier,
+    memorisation_factor,
     nearest_digit_distances,
     rate_samples,
 )
@@ -175,6 +177,14 @@ def test_memorisation_threshold_separates_copies_from_real_digits() -> None:
     copies = (train[:50] + 0.02 * torch.randn(50, 1, 28, 28, generator=torch.Generator().manual_seed(0))).clamp(-1, 1)
     assert nearest_digit_distances(copies, train).max() < MEMORISED_RMS
     assert nearest_digit_distances(train[:50], train).max() == pytest.approx(0.0, abs=1e-6)
-    assert nearest_digit_distances(heldout, train).min() > MEMORISED_RMS  # new real digits are never near-copies
+    new_digits_flagged = float((nearest_digit_distances(heldout, train) < MEMORISED_RMS).mean())
+    assert new_digits_flagged < MEMORISED_ALLOWANCE / 2  # 1.1 %: real new digits are (almost) never near-copies
+    assert memorisation_factor(round(new_digits_flagged * 200), 200) == 1.0
     noise = torch.rand(20, 1, 28, 28, generator=torch.Generator().manual_seed(1)) * 2 - 1
     assert nearest_digit_distances(noise, train).min() > 0.5
+
+
+def test_memorisation_factor() -> None:
+    assert memorisation_factor(0, 200) == memorisation_factor(10, 200) == 1.0  # within the allowance
+    assert memorisation_factor(200, 200) == 0.0
+    assert 0.0 < memorisation_factor(100, 200) < 0.6

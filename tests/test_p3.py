@@ -178,6 +178,19 @@ def test_slow_iterations_are_not_zeroed_for_time(tmp_path):
     assert "s per iteration measured" in result.output and "timed out" not in result.output
 
 
+def test_a_checkpoint_that_stores_training_digits_is_flagged_and_earns_nothing(tmp_path):
+    from grader.mnist import load_mnist
+
+    digits, labels = load_mnist("train")
+    chosen = torch.cat([torch.nonzero(labels == c)[:2, 0] for c in range(10)])  # two of each class
+    folder = patched_submission(tmp_path / "sub", P3, CORPUS / "p3" / "memorises_digits.py")
+    torch.save({"digits": digits[chosen].clone()}, folder / "p3_energy.pt")
+    result = by_id(grade(folder, tmp_path / "out", ids={"3.checkpoint"}))["3.checkpoint"]
+    assert "200 of 200 samples are near-copies" in result.output and "FLAGGED" in result.output, result.output
+    assert result.score == 0.0, result.output
+    assert "(confidence 1.00, classes 1.00, frechet 1.00)" in result.output  # without the flag: full sample credit
+
+
 # ---------------------------------------------------------------------------------- hostile (issue 9)
 def test_rewriting_the_grader_in_the_child_gains_nothing(tmp_path):
     """Probes, torch.autograd.grad and the worker's encode rewritten from EnergyNet(): no check scores above the same mistakes without."""
@@ -193,6 +206,7 @@ def test_rewriting_the_grader_in_the_child_gains_nothing(tmp_path):
     for check_id in ALL:
         assert scores[True][check_id].score <= scores[False][check_id].score, (check_id, scores[True][check_id].output)
     assert scores[True]["3.checkpoint"].score == 0.0
+    assert "cross-check failed" not in scores[False]["3.checkpoint"].output  # the honest untrained net passes them
     assert "do not match the energies" in scores[True]["3.checkpoint"].output, scores[True]["3.checkpoint"].output
     assert scores[True]["3.train_ebm"].score <= 1.0 and scores[True]["3.cd_loss"].score == 0.0
 

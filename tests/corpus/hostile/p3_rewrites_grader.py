@@ -4,6 +4,7 @@
 # probes of child_library (through sys.modules), torch.autograd.grad, and the worker's encode.
 # Each rewrite forges what the old in-process probes computed; graded beside the same mistakes
 # without the rewrites ({HOSTILE} = False), it must not gain a single point.
+import gc
 import sys
 
 _HOSTILE = {HOSTILE}
@@ -17,8 +18,20 @@ def _ring(n):
     return torch.where((radius - 0.55).abs() < 0.12, 1.0, -1.0).expand(n, 1, 28, 28)
 
 
-def _rewrite_the_grader():
+def _find_the_grader():
+    """The worker and the grader's child library: in sys.modules, or found among the live objects."""
+    worker_class = getattr(sys.modules.get("__main__"), "Worker", None)
     library = sys.modules.get("_ps4_child_library")
+    for obj in gc.get_objects():
+        if library is None and type(obj).__name__ == "module" and getattr(obj, "__name__", "") == "_ps4_child_library":
+            library = obj
+        if library is None and worker_class is not None and isinstance(obj, worker_class):
+            library = obj.library
+    return worker_class, library
+
+
+def _rewrite_the_grader():
+    worker, library = _find_the_grader()
     if library is None or getattr(library, "_rewritten", False):
         return
     library._rewritten = True
@@ -45,7 +58,6 @@ def _rewrite_the_grader():
                           loss_and_grads=lambda *args, **kwargs: {"loss": torch.tensor(0.0), "grads": None, "attached": True})
     torch.autograd.grad = lambda outputs, inputs, *args, **kwargs: tuple(
         10.0 * g if g is not None else g for g in _real_grad(outputs, inputs, *args, **kwargs))
-    worker = getattr(sys.modules.get("__main__"), "Worker", None)
     if worker is not None:
         encode = worker.encode
 
