@@ -9,7 +9,8 @@ import pytest
 import torch
 from scipy import linalg
 
-from grader.checks.p3 import RATING_SCALE, TRAIN_ITERS, TRAIN_TIMEOUT_MAX_S, TRAIN_TIMEOUT_S, chain_cases, rating_fraction, train_timeout_s
+from grader.checks.p3 import (
+    RATING_SCALE, TRAIN_ITERS, TRAIN_MIN_ITERS, TRAIN_TIMEOUT_MAX_S, TRAIN_TIMEOUT_S, chain_cases, rating_fraction, train_plan)
 from grader.oracles import p3 as oracle
 from grader.runner.sandbox import Limits
 
@@ -159,13 +160,16 @@ def test_energy_as_minus_a_cnn_gets_full_marks(tmp_path):
 
 
 def test_training_budget_follows_the_measured_cost_per_iteration():
-    limit, per_iteration = train_timeout_s((2.0, 7.1), 1.0)  # a tutorial's 1.7 s per iteration
-    assert per_iteration == pytest.approx(1.7)
-    assert TRAIN_ITERS * per_iteration < limit <= TRAIN_TIMEOUT_MAX_S
-    assert train_timeout_s((0.4, 0.85), 1.0)[0] == TRAIN_TIMEOUT_S  # the reference: the least limit
-    assert train_timeout_s((1.0, 30.0), 1.0)[0] == TRAIN_TIMEOUT_MAX_S  # 10 s per iteration: capped
-    slow_machine, _ = train_timeout_s((2.0, 7.1), 3.0)  # the sandbox multiplies by --time-scale: the measured part is not scaled twice
-    assert slow_machine * 3.0 == pytest.approx(max(limit, 3.0 * TRAIN_TIMEOUT_S))
+    tutorial = train_plan((2.0, 7.1), 1.0)  # a tutorial's 1.7 s per iteration
+    assert tutorial.per_iteration == pytest.approx(1.7) and tutorial.n_iters == TRAIN_ITERS
+    assert TRAIN_ITERS * 1.7 < tutorial.timeout_s <= TRAIN_TIMEOUT_MAX_S
+    assert train_plan((0.4, 0.85), 1.0) == train_plan((0.4, 0.85), 1.0)
+    assert train_plan((0.4, 0.85), 1.0).timeout_s == TRAIN_TIMEOUT_S  # the reference: the least limit
+    slow = train_plan((2.0, 11.0), 1.0)  # 3 s per iteration (the tutorial on a loaded machine): fewer iterations, never 0 for time
+    assert slow.timeout_s == TRAIN_TIMEOUT_MAX_S and TRAIN_MIN_ITERS <= slow.n_iters < TRAIN_ITERS
+    assert slow.n_iters * 3.0 < TRAIN_TIMEOUT_MAX_S
+    loaded = train_plan((2.0, 7.1), 3.0)  # the sandbox multiplies by --time-scale: the measured part is not scaled twice
+    assert loaded.timeout_s * 3.0 == pytest.approx(max(tutorial.timeout_s, 3.0 * TRAIN_TIMEOUT_S)) and loaded.n_iters == TRAIN_ITERS
 
 
 def test_slow_iterations_are_not_zeroed_for_time(tmp_path):

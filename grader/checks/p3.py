@@ -17,8 +17,8 @@ docs/p3_calibration.md for the tables):
   other hyperparameters, `tests/corpus/p3/correct_alternative.py`, 27-36 s) gives 1.0000 and
   0.9999-1.0000. An untrained `EnergyNet` gives 0.02-0.66 on noise and 0.27-0.70 on shuffled
   digits. Full credit per comparison at `AUROC_FULL` = 0.9, half at `AUROC_HALF` = 0.8. The
-  time limit follows the measured cost of one iteration (`train_timeout_s`), so a tutorial's
-  batch 128 with 60 steps (~1.7 s per iteration) finishes.
+  time limit follows the measured cost of one iteration (`train_plan`), so a tutorial's
+  batch 128 with 60 steps (~1.7 s per iteration) finishes; a slower one gets fewer iterations, never 0 for time.
 - `3.checkpoint`: 200 chains of the grader's own sampler (`mnist_judge.SAMPLER`, seed 0), run in
   this process on the energies and gradients of the submitted `p3_energy.pt`; samples within
   `MEMORISED_RMS` of a digit the grader holds are near-copies and earn nothing. The reference checkpoint rates 0.82-0.84 confidence, 9 classes,
@@ -600,7 +600,8 @@ def check_cd_loss(ctx: CheckContext) -> Outcome:
 # ---------------------------------------------------------------------------------- 3.train_ebm
 TRAIN_ITERS = 150  # the reference: 18-38 s on one thread; AUROC vs shuffled digits 0.999+
 TRAIN_TIMEOUT_S = 150  # the least time the run gets (x --time-scale); ~4x the reference's slowest measured run
-TRAIN_TIMEOUT_MAX_S = 600  # the most (x --time-scale): 2.7 s per iteration at TRAIN_BUDGET_FACTOR
+TRAIN_TIMEOUT_MAX_S = 600  # the most (x --time-scale): 150 iterations up to 2.7 s each, fewer iterations beyond
+TRAIN_MIN_ITERS = 50  # the fewest iterations a slow implementation is judged on
 TRAIN_BUDGET_FACTOR = 1.5  # the run gets this x TRAIN_ITERS x the measured seconds per iteration
 TIMING_ITERS = (1, 4)  # train_ebm runs timed to measure the cost of one iteration (their difference / 3)
 TIMING_DIGITS = 512  # digits sent to the timing runs (an iteration's cost does not depend on N)
@@ -625,18 +626,32 @@ def _auroc_fraction(value: float) -> float:
     return 1.0 if value >= AUROC_FULL else 0.5 if value >= AUROC_HALF else 0.0
 
 
-def train_timeout_s(seconds: tuple[float, float], time_scale: float) -> tuple[float, float]:
-    """(the time limit of the TRAIN_ITERS run in nominal seconds, the measured seconds per iteration).
+@dataclass(frozen=True)
+class TrainPlan:
+    """How the short training is run: `n_iters` iterations within `timeout_s` (nominal seconds, x --time-scale)."""
 
-    `seconds` are the wall-clock times of train_ebm at TIMING_ITERS iterations: their
-    difference is the cost of the extra iterations, without the set-up both runs pay. The limit
-    is TRAIN_BUDGET_FACTOR x TRAIN_ITERS x that cost, at least TRAIN_TIMEOUT_S and at most
-    TRAIN_TIMEOUT_MAX_S; the sandbox multiplies it by `time_scale`, which the measured part
-    already contains, so that part is divided by it.
+    n_iters: int
+    timeout_s: float
+    per_iteration: float  # measured wall-clock seconds of one iteration
+
+
+def train_plan(seconds: tuple[float, float], time_scale: float) -> TrainPlan:
+    """The short training's iterations and time limit from the measured cost of one iteration.
+
+    `seconds` are the wall-clock times of train_ebm at TIMING_ITERS iterations: their difference
+    is the cost of the extra iterations, without the set-up both runs pay. TRAIN_ITERS iterations
+    get TRAIN_BUDGET_FACTOR x TRAIN_ITERS x that cost, at least TRAIN_TIMEOUT_S. When that exceeds
+    TRAIN_TIMEOUT_MAX_S, the run gets TRAIN_TIMEOUT_MAX_S and as many iterations as fit at the
+    same factor (at least TRAIN_MIN_ITERS), so a correct but slow implementation is judged on a
+    shorter run instead of getting 0 for time. The sandbox multiplies limits by `time_scale`,
+    which the measured cost already contains, so the measured part is divided by it.
     """
     per_iteration = max(0.0, seconds[1] - seconds[0]) / (TIMING_ITERS[1] - TIMING_ITERS[0])
     wanted = TRAIN_BUDGET_FACTOR * TRAIN_ITERS * per_iteration / time_scale
-    return min(TRAIN_TIMEOUT_MAX_S, max(TRAIN_TIMEOUT_S, wanted)), per_iteration
+    if wanted <= TRAIN_TIMEOUT_MAX_S:
+        return TrainPlan(TRAIN_ITERS, max(TRAIN_TIMEOUT_S, wanted), per_iteration)
+    fits = int(TRAIN_TIMEOUT_MAX_S * time_scale / (TRAIN_BUDGET_FACTOR * per_iteration))
+    return TrainPlan(max(TRAIN_MIN_ITERS, fits), TRAIN_TIMEOUT_MAX_S, per_iteration)
 
 
 def _timed_training(ctx: CheckContext, train: np.ndarray) -> tuple[float, float]:
@@ -688,16 +703,19 @@ def check_train_ebm(ctx: CheckContext) -> Outcome:
     heldout = _digits(ctx, "heldout", EVAL_DIGITS, held_out_seed)
     negatives = {"noise": np.random.default_rng(held_out_seed + 3400).uniform(-1, 1, heldout.shape).astype(np.float32),
                  "shuffled": oracle.shuffle_pixels(heldout, held_out_seed + 3401).astype(np.float32)}
-    timeout_s, per_iteration = train_timeout_s(_timed_training(ctx, train), ctx.options.limits.time_scale)
-    budget = (f"{per_iteration:.2f} s per iteration measured on {TIMING_ITERS[0]} and {TIMING_ITERS[1]} iterations, "
-              f"so a limit of {timeout_s * ctx.options.limits.time_scale:.0f} s")
+    plan = train_plan(_timed_training(ctx, train), ctx.options.limits.time_scale)
+    budget = (f"{plan.per_iteration:.2f} s per iteration measured on {TIMING_ITERS[0]} and {TIMING_ITERS[1]} iterations, "
+              f"so a limit of {plan.timeout_s * ctx.options.limits.time_scale:.0f} s")
+    if plan.n_iters < TRAIN_ITERS:
+        budget += (f"; {TRAIN_ITERS} iterations would need more than {TRAIN_TIMEOUT_MAX_S} s, so the run has {plan.n_iters} "
+                   "iterations (cheaper defaults would give your energy the full run)")
     try:
-        model = ctx.call("train_ebm", train, TRAIN_ITERS, 0, seed=0, keep=True, timeout_s=timeout_s)
+        model = ctx.call("train_ebm", train, plan.n_iters, 0, seed=0, keep=True, timeout_s=plan.timeout_s)
     except StudentCodeError as error:
         if error.kind != "timeout":
             raise
-        return Outcome(0.0, f"train_ebm(train digits, n_iters={TRAIN_ITERS}, seed=0) {error.message} ({budget}: "
-                            f"{TRAIN_BUDGET_FACTOR:g} x {TRAIN_ITERS} iterations, at least {TRAIN_TIMEOUT_S} s and at most "
+        return Outcome(0.0, f"train_ebm(train digits, n_iters={plan.n_iters}, seed=0) {error.message} ({budget}: "
+                            f"{TRAIN_BUDGET_FACTOR:g} x the measured cost, at least {TRAIN_TIMEOUT_S} s and at most "
                             f"{TRAIN_TIMEOUT_MAX_S} s on one core, x --time-scale). Make the defaults of train_ebm cheaper "
                             "(a smaller batch or fewer SGLD steps per iteration).")
     if not isinstance(model, Handle) or model.type_name == "NoneType":
@@ -709,7 +727,7 @@ def check_train_ebm(ctx: CheckContext) -> Outcome:
     finite = bool(np.all(np.isfinite(e_digits)))
     runs_ok = shaped and finite
     earned += TRAIN_POINTS["runs"] * runs_ok
-    lines.append(f"- trains {TRAIN_ITERS} iterations within the time limit ({budget}) and returns a model with (N,) energies: "
+    lines.append(f"- trains {plan.n_iters} iterations within the time limit ({budget}) and returns a model with (N,) energies: "
                  + ("ok" if runs_ok else "energies of shape (N, 1), the contract says (N,)" if finite else "energies contain NaN/inf"))
     histograms = {labels["digits"]: e_digits}
     for key in negatives:
@@ -725,7 +743,7 @@ def check_train_ebm(ctx: CheckContext) -> Outcome:
                      f"(full credit ≥ {AUROC_FULL:g}, half ≥ {AUROC_HALF:g}): {repeat_problem or verdict}")
     figures = _energy_figure(ctx, histograms)
     return Outcome(earned / sum(TRAIN_POINTS.values()),
-                   f"train_ebm(train digits, n_iters={TRAIN_ITERS}, seed=0) on {len(train):,} digits; AUROC = P(a held-out "
+                   f"train_ebm(train digits, n_iters={plan.n_iters}, seed=0) on {len(train):,} digits; AUROC = P(a held-out "
                    "digit gets lower energy than a negative image), all energies asked for in one shuffled batch:\n"
                    + "\n".join(lines), figures)
 
