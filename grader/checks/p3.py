@@ -4,9 +4,10 @@ Expected values come from `grader.oracles.p3` (closed forms on Gaussian energies
 child, the exact law of a Langevin chain) and `grader.oracles.mnist_judge` (the grader's own
 Langevin sampler and a classifier that rates samples), never from `reference/`. Nothing scored
 is computed in the student's process: its probes return raw data that is compared with these
-oracles or cross-checked here (docs/threat_model/p3.md, number by number). Where the student's code draws random numbers the
-checks are statistical, with levels so strict that a correct implementation essentially never
-fails (p < 1e-6), whatever order it consumes the random number generator in.
+oracles or cross-checked here (docs/threat_model/p3.md, number by number). Where the student's
+code draws random numbers the checks are statistical, with levels so strict that a correct
+implementation essentially never fails (p < 1e-6), whatever order it consumes the random
+number generator in.
 
 Calibration (measured on the 2-core development machine, one torch thread; see
 docs/p3_calibration.md for the tables):
@@ -17,11 +18,13 @@ docs/p3_calibration.md for the tables):
   other hyperparameters, `tests/corpus/p3/correct_alternative.py`, 27-36 s) gives 1.0000 and
   0.9999-1.0000. An untrained `EnergyNet` gives 0.02-0.66 on noise and 0.27-0.70 on shuffled
   digits. Full credit per comparison at `AUROC_FULL` = 0.9, half at `AUROC_HALF` = 0.8. The
-  time limit follows the measured cost of one iteration (`train_plan`), so a tutorial's
-  batch 128 with 60 steps (~1.7 s per iteration) finishes; a slower one gets fewer iterations, never 0 for time.
+  time limit follows the measured cost of one iteration (`train_plan`), so a tutorial's batch
+  128 with 60 steps (~1.7 s per iteration) finishes; a slower one runs fewer iterations, and
+  never gets 0 for time.
 - `3.checkpoint`: 200 chains of the grader's own sampler (`mnist_judge.SAMPLER`, seed 0), run in
   this process on the energies and gradients of the submitted `p3_energy.pt`; samples within
-  `MEMORISED_RMS` of a digit the grader holds are near-copies and earn nothing. The reference checkpoint rates 0.82-0.84 confidence, 9 classes,
+  `MEMORISED_RMS` of a digit the grader holds are near-copies and earn nothing. The reference
+  checkpoint rates 0.82-0.84 confidence, 9 classes,
   Fréchet distance 310-340 (sampler seeds 0-2); noise and an untrained network rate 0.10, 1,
   1,430. Each rating scores linearly between the noise level (0) and the full-credit level
   (`RATING_SCALE`), and the check's fraction is their mean.
@@ -30,8 +33,8 @@ from __future__ import annotations
 
 import functools
 import time
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
