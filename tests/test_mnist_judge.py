@@ -124,7 +124,7 @@ def _reference_net(seed: int = 0) -> torch.nn.Module:
     return net
 
 
-SETTINGS = dict(n_steps=12, step_size=10.0, noise_std=0.005, grad_clip=0.03)
+SETTINGS = {"n_steps": 12, "step_size": 10.0, "noise_std": 0.005, "grad_clip": 0.03}
 
 
 @pytest.mark.parametrize("make_net", ["reference", "relu"])

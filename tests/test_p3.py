@@ -7,14 +7,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import CORPUS, REFERENCE, TEMPLATE, by_id, grade, patched_submission
 from scipy import linalg
 
 from grader.checks.p3 import (
-    RATING_SCALE, TRAIN_ITERS, TRAIN_MIN_ITERS, TRAIN_TIMEOUT_MAX_S, TRAIN_TIMEOUT_S, chain_cases, rating_fraction, train_plan)
+    RATING_SCALE,
+    TRAIN_ITERS,
+    TRAIN_MIN_ITERS,
+    TRAIN_TIMEOUT_MAX_S,
+    TRAIN_TIMEOUT_S,
+    chain_cases,
+    rating_fraction,
+    train_plan,
+)
 from grader.oracles import p3 as oracle
 from grader.runner.sandbox import Limits
-
-from helpers import CORPUS, REFERENCE, TEMPLATE, by_id, grade, patched_submission
 
 P3 = "p3_ebm"
 CODE = {"3.sgld_step", "3.langevin", "3.buffer", "3.cd_loss"}
