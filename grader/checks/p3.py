@@ -319,66 +319,61 @@ def diagnose_chains(final: np.ndarray, cc: ChainCase, noise_first: bool = False)
             f"variances {fit.variance_ratio:.3g} x the expected")
 
 
-def step_rule_is_noise_first(ctx: CheckContext) -> bool:
-    """Whether the student's own `sgld_step` adds the noise before taking the gradient (3.sgld_step charges that).
+NOISE_MISSING = "the noise term is missing"  # the start of diagnose_step's message for a step without noise
 
-    `3.langevin` then judges `langevin_sample` against the law of chains of that step, so the
-    order is charged once. Any other behaviour (a correct step, a step that fails) is judged
-    against the contract's chain.
+
+def student_step_rule(ctx: CheckContext) -> str:
+    """Which step rule the student's own `sgld_step` follows: "contract", "noise_first" or "no_noise".
+
+    `3.langevin` judges `langevin_sample` against chains of that rule (3.sgld_step charges the
+    rule itself), so one cause is charged once. Any other behaviour (a step that raises, or
+    another mistake) is judged against the contract's chain.
     """
     sc = step_cases()["plain"]
     try:
         value = ctx.call("sgld_step", sc.x, _build(sc.case), sc.eta, sc.sigma, noise=sc.eps)
-        return noise_first_step(as_array(value, "sgld_step(x, energy, ...)", shape=sc.x.shape), sc)
+        problem = diagnose_step(as_array(value, "sgld_step(x, energy, ...)", shape=sc.x.shape), sc)
     except (WrongOutput, StudentCodeError):
-        return False
+        return "contract"
+    return {NOISE_FIRST: "noise_first"}.get(problem, "no_noise" if problem and problem.startswith(NOISE_MISSING) else "contract")
 
 
-def _chain_case(ctx: CheckContext, cc: ChainCase, noise_first: bool) -> Callable[[], tuple[float, str | None]]:
+def _chain_case(ctx: CheckContext, cc: ChainCase, rule: str) -> Callable[[], tuple[float, str | None]]:
     def run() -> tuple[float, str | None]:
         value = ctx.call("langevin_sample", _build(cc.case), cc.x0, cc.n_steps, cc.eta, cc.sigma, seed=31)
-        problem = diagnose_chains(as_array(value, "langevin_sample(energy, x0, ...)", shape=cc.x0.shape), cc, noise_first)
+        final = as_array(value, "langevin_sample(energy, x0, ...)", shape=cc.x0.shape)
+        if rule == "no_noise":  # the loop of a noise-free step: exactly the descent path
+            path = oracle.clipped_descent_path(cc.x0.astype(np.float64), cc.case, cc.n_steps, cc.eta, None)
+            if float(np.max(np.abs(final - path))) <= CHAIN_ATOL:
+                return 1.0, None
+        problem = diagnose_chains(final, cc, rule == "noise_first")
         return float(problem is None), problem
     return run
 
 
-def _path_case(ctx: CheckContext) -> Callable[[], tuple[float, str | None]]:
-    case, x0, n_steps, eta, clip = chain_cases()["path"]
-
-    def run() -> tuple[float, str | None]:
-        value = ctx.call("langevin_sample", _build(case), x0, n_steps, eta, 0.0, grad_clip=clip)
-        student = as_array(value, "langevin_sample(energy, x0, ...)", shape=x0.shape)
-        x = x0.astype(np.float64)
-        close = lambda other: float(np.max(np.abs(student - other))) <= CHAIN_ATOL  # noqa: E731
-        if close(oracle.clipped_descent_path(x, case, n_steps, eta, clip)):
-            return 1.0, None
-        for k in range(0, 2 * n_steps + 1):
-            if k != n_steps and close(oracle.clipped_descent_path(x, case, k, eta, clip)):
-                return 0.0, f"matches {k} SGLD steps, not n_steps = {n_steps}"
-        if close(oracle.clipped_descent_path(x, case, n_steps, eta, None)):
-            return 0.0, "grad_clip was not applied: pass it on to every sgld_step"
-        if close(oracle.clipped_descent_path(x, case, n_steps, -eta, clip)):
-            return 0.0, "the chain climbs the energy (gradient ascent)"
-        return 0.0, f"differs from the exact path (largest difference {np.max(np.abs(student - oracle.clipped_descent_path(x, case, n_steps, eta, clip))):.3g})"
-    return run
+RULE_NOTES = {
+    "contract": "",
+    "noise_first": "\nYour sgld_step adds the noise before taking the gradient (charged in 3.sgld_step), so the chains are "
+                   "judged against the exact law of that step: each kick is also multiplied by A, covariance "
+                   "noise_std² Σ_{1≤k≤n} A^2k.",
+    "no_noise": "\nYour sgld_step adds no noise (charged in 3.sgld_step), so the chains are judged against n_steps of that "
+                "step: the noise-free descent path.",
+}
 
 
 @check("3.langevin", part="3", points=4, module=P3, timeout_s=60,
        title="langevin_sample: n_steps exact steps; the chains' law on Gaussian energies (short run and stationary)")
 def check_langevin(ctx: CheckContext) -> Outcome:
     cases = chain_cases()
-    noise_first = step_rule_is_noise_first(ctx)
+    rule = student_step_rule(ctx)
     plan = [("noise_std = 0, grad_clip 0.02, 15 steps on (6, 1, 28, 28): the exact clipped descent path", _path_case(ctx)),
-            (cases["short"].label, _chain_case(ctx, cases["short"], noise_first)),
-            (cases["stationary"].label, _chain_case(ctx, cases["stationary"], noise_first))]
+            (cases["short"].label, _chain_case(ctx, cases["short"], rule)),
+            (cases["stationary"].label, _chain_case(ctx, cases["stationary"], rule))]
     fraction, lines = per_case(plan)
-    rule = ("\nYour sgld_step adds the noise before taking the gradient (charged in 3.sgld_step), so the chains are judged "
-            "against the exact law of that step: each kick is also multiplied by A, covariance noise_std² Σ_{1≤k≤n} A^2k."
-            if noise_first else "")
     return Outcome(fraction, f"{CHAINS:,} chains of 4 pixels per statistical case on E(x) = ½ (x - m)ᵀ P (x - m): given "
                              "x0, x_n is Gaussian with mean m + Aⁿ (x0 - m) and covariance noise_std² Σ_k A^2k, A = I - "
                              "step_size P (the exact discrete law, not the continuous-time P⁻¹); mean tested at p ≥ "
-                             f"{MEAN_P_MIN:g}, covariance within {COV_Z_MAX:g} standard errors:\n{lines}{rule}")
+                             f"{MEAN_P_MIN:g}, covariance within {COV_Z_MAX:g} standard errors:\n{lines}{RULE_NOTES[rule]}")
 
 
 # ---------------------------------------------------------------------------------- 3.buffer
