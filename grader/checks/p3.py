@@ -361,6 +361,27 @@ RULE_NOTES = {
 }
 
 
+def _path_case(ctx: CheckContext) -> Callable[[], tuple[float, str | None]]:
+    case, x0, n_steps, eta, clip = chain_cases()["path"]
+
+    def run() -> tuple[float, str | None]:
+        value = ctx.call("langevin_sample", _build(case), x0, n_steps, eta, 0.0, grad_clip=clip)
+        student = as_array(value, "langevin_sample(energy, x0, ...)", shape=x0.shape)
+        x = x0.astype(np.float64)
+        close = lambda other: float(np.max(np.abs(student - other))) <= CHAIN_ATOL  # noqa: E731
+        if close(oracle.clipped_descent_path(x, case, n_steps, eta, clip)):
+            return 1.0, None
+        for k in range(0, 2 * n_steps + 1):
+            if k != n_steps and close(oracle.clipped_descent_path(x, case, k, eta, clip)):
+                return 0.0, f"matches {k} SGLD steps, not n_steps = {n_steps}"
+        if close(oracle.clipped_descent_path(x, case, n_steps, eta, None)):
+            return 0.0, "grad_clip was not applied: pass it on to every sgld_step"
+        if close(oracle.clipped_descent_path(x, case, n_steps, -eta, clip)):
+            return 0.0, "the chain climbs the energy (gradient ascent)"
+        return 0.0, f"differs from the exact path (largest difference {np.max(np.abs(student - oracle.clipped_descent_path(x, case, n_steps, eta, clip))):.3g})"
+    return run
+
+
 @check("3.langevin", part="3", points=4, module=P3, timeout_s=60,
        title="langevin_sample: n_steps exact steps; the chains' law on Gaussian energies (short run and stationary)")
 def check_langevin(ctx: CheckContext) -> Outcome:
