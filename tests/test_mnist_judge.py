@@ -176,7 +176,7 @@ def test_memorisation_threshold_separates_copies_from_real_digits() -> None:
     heldout, _ = load_mnist("heldout")
     copies = (train[:50] + 0.02 * torch.randn(50, 1, 28, 28, generator=torch.Generator().manual_seed(0))).clamp(-1, 1)
     assert nearest_digit_distances(copies, train).max() < MEMORISED_RMS
-    assert nearest_digit_distances(train[:50], train).max() == pytest.approx(0.0, abs=1e-6)
+    assert nearest_digit_distances(train[:50], train).max() < 0.005  # itself, up to float32 rounding of |a|² - 2ab + |b|²
     new_digits_flagged = float((nearest_digit_distances(heldout, train) < MEMORISED_RMS).mean())
     assert new_digits_flagged < MEMORISED_ALLOWANCE / 2  # 1.1 %: real new digits are (almost) never near-copies
     assert memorisation_factor(round(new_digits_flagged * 200), 200) == 1.0
