@@ -2,7 +2,7 @@
 
     python benchmarks/bench_p3.py [--iters 50] [--samples 200] [--threads 1] [--short-training]
                                   [--alternative] [--sampler-seeds 0,1,2] [--no-grading]
-                                  [--write-reference-samples]
+                                  [--write-reference-samples] [--round-trip] [--memorisation] [--tutorial]
 
 Prints (1) seconds per iteration of `reference.p3_ebm.train_ebm` with its short-run defaults
 (what the grader's short training pays per iteration); (2) with `--short-training`, for seeds
@@ -15,6 +15,12 @@ fraction of `3.checkpoint` they earn; (4) the wall time and peak memory of
 `grade reference/ --only 3` in a fresh process (parent + child, resident set sampled from
 /proc every 0.1 s). `--write-reference-samples` stores 64 reference samples (sampler seed 0,
 uint8) in `assets/p3_reference_samples.npz`, shown beside a student's in the report.
+`--round-trip` times the grader's checkpoint chain (200 chains x 200 steps) driven from this
+process through a real child against the same chain computed in one process, and prints the
+difference (the price of keeping the sampler out of the student's process). `--memorisation`
+prints nearest-digit distances (real held-out digits to training digits, reference samples to
+all embedded digits). `--tutorial` grades `tests/corpus/p3/tutorial_train_settings.py`
+(batch 128, 60 SGLD steps) on `3.train_ebm` and prints its score, budget and time.
 """
 from __future__ import annotations
 
@@ -105,6 +111,91 @@ def reference_samples(n: int, seed: int) -> tuple[torch.Tensor, float]:
     return samples, time.perf_counter() - started
 
 
+def round_trip_cost(n: int = SAMPLES, repeats: int = 30) -> None:
+    """The parent-driven chain through a child vs the same work in one process (the reference checkpoint).
+
+    First one query (energies and input gradients of n images) through the child and in this
+    process, interleaved `repeats` times (medians: fair under a fluctuating load); then the
+    whole driven chain with its cross-checks, timed, and its samples against the in-process chain.
+    """
+    from grader.oracles.mnist_judge import autograd_query, drive_langevin  # noqa: PLC0415
+    from grader.runner.sandbox import Limits, Probe, Ref, Sandbox  # noqa: PLC0415
+
+    local = reference.EnergyNet()
+    local.load_state_dict(torch.load(CHECKPOINT, map_location="cpu", weights_only=True))
+    local.eval().requires_grad_(False)
+    in_process = autograd_query(local)
+    with tempfile.TemporaryDirectory() as folder:
+        staged = Path(folder)
+        (staged / "p3_ebm.py").write_text((ROOT / "reference" / "p3_ebm.py").read_text())
+        (staged / "p3_energy.pt").write_bytes(CHECKPOINT.read_bytes())
+        box = Sandbox(staged, Limits(timeout_s=600))
+        try:
+            box.import_module("p3_ebm", staged / "p3_ebm.py")
+            net = box.call(Ref("p3_ebm", "EnergyNet"), keep=True)
+            assert box.call(Probe("load_checkpoint"), net, str(staged / "p3_energy.pt"))["problem"] is None
+
+            def query(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                answer = box.call(Probe("energies_and_grads"), net, x)
+                return answer["energy"].array, answer["grad"].array
+
+            x = (np.random.default_rng(0).uniform(-1, 1, (n, 1, 28, 28))).astype(np.float32)
+            through, local_seconds = [], []
+            for _ in range(repeats):
+                for clock, fn in ((through, query), (local_seconds, in_process)):
+                    started = time.perf_counter()
+                    fn(x)
+                    clock.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            run = drive_langevin(query, n, seed=SAMPLER_SEED, **SAMPLER)
+            driven = time.perf_counter() - started
+        finally:
+            box.close()
+    child_ms, local_ms = 1000 * float(np.median(through)), 1000 * float(np.median(local_seconds))
+    samples, local = reference_samples(n, SAMPLER_SEED)
+    print(f"one query ({n} images): through the child {child_ms:.1f} ms, in this process {local_ms:.1f} ms (medians of "
+          f"{repeats}, interleaved): +{child_ms - local_ms:.1f} ms")
+    print(f"checkpoint chain, {n} chains x {SAMPLER['n_steps']} steps: driven through the child {driven:.1f} s "
+          f"({run.queries} queries, cross-checks {'passed' if run.problem is None else 'FAILED: ' + run.problem}); "
+          f"in one process without cross-checks {local:.1f} s; largest difference of the samples "
+          f"{float((run.samples - samples).abs().max()):.2g}")
+
+
+def memorisation_distances() -> None:
+    from grader.oracles.mnist_judge import MEMORISED_RMS, nearest_digit_distances  # noqa: PLC0415
+
+    train, _ = load_mnist("train")
+    heldout, _ = load_mnist("heldout")
+    every = torch.cat([train, heldout])
+    quantiles = lambda d: ", ".join(f"{q}% {np.percentile(d, q):.3f}" for q in (0, 1, 5, 50))  # noqa: E731
+    print(f"nearest-digit RMS distances (threshold {MEMORISED_RMS}):")
+    print(f"  1,000 held-out digits -> 4,000 training digits: {quantiles(nearest_digit_distances(heldout, train))}")
+    for seed in (0, 1, 2):
+        samples, _ = reference_samples(SAMPLES, seed)
+        print(f"  reference samples, sampler seed {seed} -> all 5,000 digits: {quantiles(nearest_digit_distances(samples, every))}")
+    for std in (0.02, 0.05, 0.1):
+        copies = (train[:200] + std * torch.randn(200, 1, 28, 28, generator=torch.Generator().manual_seed(0))).clamp(-1, 1)
+        print(f"  training digits + N(0, {std}²) pixel noise -> all digits: {quantiles(nearest_digit_distances(copies, every))}")
+
+
+def tutorial_training() -> None:
+    """3.train_ebm on the tutorial's settings, as the grader runs it (one thread)."""
+    from grader.checks.registry import select  # noqa: PLC0415
+    from grader.engine import grade_submission  # noqa: PLC0415
+    from grader.options import GradingOptions  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory() as folder:
+        staged = Path(folder) / "sub"
+        staged.mkdir()
+        source = (ROOT / "reference" / "p3_ebm.py").read_text() + "\n\n" + (ROOT / "tests" / "corpus" / "p3" / "tutorial_train_settings.py").read_text()
+        (staged / "p3_ebm.py").write_text(source)
+        started = time.perf_counter()
+        run = grade_submission(staged, Path(folder) / "out", select(None, {"3.train_ebm"}), GradingOptions(progress=False))
+        result = run.results[0]
+        print(f"tutorial settings (batch 128, 60 steps): 3.train_ebm {result.score:g}/{result.max_score:g} in "
+              f"{time.perf_counter() - started:.0f} s\n{result.output}")
+
+
 def grading_time_and_memory() -> None:
     """`grade reference/ --only 3` in a fresh process: wall time, peak summed RSS of the process tree."""
     with tempfile.TemporaryDirectory() as out:
@@ -156,6 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sampler-seeds", default="0,1,2")
     parser.add_argument("--no-grading", action="store_true", help="skip timing `grade reference/ --only 3`")
     parser.add_argument("--write-reference-samples", action="store_true", help=f"write assets/{REFERENCE_SAMPLES}")
+    parser.add_argument("--round-trip", action="store_true", help="the checkpoint chain through a child vs in one process")
+    parser.add_argument("--memorisation", action="store_true", help="nearest-digit distances behind MEMORISED_RMS")
+    parser.add_argument("--tutorial", action="store_true", help="grade 3.train_ebm at a tutorial's settings")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} thread(s)")
@@ -182,6 +276,12 @@ def main(argv: list[str] | None = None) -> int:
         pixels = np.round((samples[:64].numpy() + 1) * 127.5).clip(0, 255).astype(np.uint8)
         np.savez_compressed(ROOT / "assets" / REFERENCE_SAMPLES, samples=pixels)
         print(f"wrote assets/{REFERENCE_SAMPLES} ({(ROOT / 'assets' / REFERENCE_SAMPLES).stat().st_size:,} bytes)")
+    if args.round_trip:
+        round_trip_cost(args.samples)
+    if args.memorisation:
+        memorisation_distances()
+    if args.tutorial:
+        tutorial_training()
     if not args.no_grading:
         grading_time_and_memory()
     return 0

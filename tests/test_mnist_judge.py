@@ -1,4 +1,4 @@
-"""The classifier that rates Problem 3 samples, and the grader's own Langevin sampler."""
+"""The classifier that rates Problem 3 samples, the grader's own Langevin sampler and its cross-checks, memorisation."""
 from __future__ import annotations
 
 import dataclasses
@@ -9,11 +9,17 @@ import torch
 from grader.mnist import load_mnist
 from grader.oracles.mnist_judge import (
     FEATURE_DIM,
+    MEMORISED_ALLOWANCE,
+    MEMORISED_RMS,
     SampleRating,
+    autograd_query,
+    drive_langevin,
     features,
     frechet_distance,
     grader_langevin,
     load_classifier,
+    memorisation_factor,
+    nearest_digit_distances,
     rate_samples,
 )
 
@@ -108,27 +114,77 @@ def test_grader_langevin_clips_the_gradient() -> None:
     assert torch.allclose(x, (x0 - 0.01).clamp(-1, 1))
 
 
-def test_the_judge_samples_with_the_child_library_sampler(tmp_path) -> None:
-    """One sampler: mnist_judge re-exports child_library's, and the checkpoint probe uses it too."""
-    from grader.oracles import mnist_judge
-    from grader.runner import child_library
+def _reference_net(seed: int = 0) -> torch.nn.Module:
     from reference.p3_ebm import EnergyNet
 
-    assert mnist_judge.grader_langevin is child_library.grader_langevin
-    torch.manual_seed(0)
-    net = EnergyNet()
-    torch.save(net.state_dict(), tmp_path / "p3_energy.pt")
-    settings = dict(n_steps=3, step_size=10.0, noise_std=0.005, grad_clip=0.03)
-    report = child_library.checkpoint_samples(EnergyNet, str(tmp_path / "p3_energy.pt"), 4, 7, **settings)
-    assert report["problem"] is None
-    assert torch.allclose(report["samples"], grader_langevin(net.eval(), 4, seed=7, **settings), atol=1e-6)
-    assert all(p.grad is None for p in net.parameters())
+    torch.manual_seed(seed)
+    net = EnergyNet().eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net
 
 
-def test_the_sampler_runs_on_the_requested_device() -> None:
-    quadratic = lambda x: 0.5 * x.flatten(1).pow(2).sum(1)  # noqa: E731
-    on_cpu = grader_langevin(quadratic, 3, n_steps=2, step_size=0.1, noise_std=0.5, seed=4, device="cpu")
-    assert torch.equal(on_cpu, grader_langevin(quadratic, 3, n_steps=2, step_size=0.1, noise_std=0.5, seed=4))
-    if torch.cuda.is_available():
-        on_gpu = grader_langevin(quadratic, 3, n_steps=2, step_size=0.1, noise_std=0.5, seed=4, device="cuda")
-        assert on_gpu.device.type == "cpu" and torch.allclose(on_gpu, on_cpu, atol=1e-5)
+SETTINGS = {"n_steps": 12, "step_size": 10.0, "noise_std": 0.005, "grad_clip": 0.03}
+
+
+@pytest.mark.parametrize("make_net", ["reference", "relu"])
+def test_honest_answers_pass_every_cross_check(make_net) -> None:
+    """A smooth network and a ReLU network (kinks under the finite differences) both pass, and the chains equal grader_langevin's."""
+    if make_net == "reference":
+        net = _reference_net()
+    else:
+        torch.manual_seed(1)
+        net = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3, stride=2), torch.nn.ReLU(), torch.nn.Flatten(),
+                                  torch.nn.Linear(8 * 13 * 13, 1), torch.nn.Flatten(0)).eval()
+    run = drive_langevin(autograd_query(net), 40, seed=3, **SETTINGS)
+    assert run.problem is None
+    assert run.queries == SETTINGS["n_steps"] + 3 * 3  # each audited step: two more queries now, one at the end
+    assert torch.equal(run.samples, grader_langevin(net, 40, seed=3, **SETTINGS))
+
+
+def test_gradients_that_do_not_belong_to_the_energies_fail() -> None:
+    honest = autograd_query(_reference_net())
+
+    def pulls_to_a_target(x):  # energies of the network, gradients that pull every image to mid-grey
+        energy, _ = honest(x)
+        return energy, 0.1 * x
+
+    def scaled(x):
+        energy, grad = honest(x)
+        return energy, 10.0 * grad
+
+    for query in (pulls_to_a_target, scaled):
+        run = drive_langevin(query, 40, seed=3, **SETTINGS)
+        assert run.problem is not None and "do not match the energies" in run.problem
+
+
+def test_answers_that_change_between_calls_fail() -> None:
+    honest = autograd_query(_reference_net())
+    calls = []
+
+    def drifting(x):  # gradients that grow slowly with the number of calls: within the finite differences' tolerance
+        calls.append(1)
+        energy, grad = honest(x)
+        return energy, grad * (1 + 1e-3 * len(calls))
+
+    run = drive_langevin(drifting, 40, seed=3, **SETTINGS)
+    assert run.problem is not None and "queried twice got different" in run.problem
+
+
+def test_memorisation_threshold_separates_copies_from_real_digits() -> None:
+    train, _ = load_mnist("train")
+    heldout, _ = load_mnist("heldout")
+    copies = (train[:50] + 0.02 * torch.randn(50, 1, 28, 28, generator=torch.Generator().manual_seed(0))).clamp(-1, 1)
+    assert nearest_digit_distances(copies, train).max() < MEMORISED_RMS
+    assert nearest_digit_distances(train[:50], train).max() < 0.005  # itself, up to float32 rounding of |a|² - 2ab + |b|²
+    new_digits_flagged = float((nearest_digit_distances(heldout, train) < MEMORISED_RMS).mean())
+    assert new_digits_flagged < MEMORISED_ALLOWANCE / 2  # 1.1 %: real new digits are (almost) never near-copies
+    assert memorisation_factor(round(new_digits_flagged * 200), 200) == 1.0
+    noise = torch.rand(20, 1, 28, 28, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    assert nearest_digit_distances(noise, train).min() > 0.5
+
+
+def test_memorisation_factor() -> None:
+    assert memorisation_factor(0, 200) == memorisation_factor(10, 200) == 1.0  # within the allowance
+    assert memorisation_factor(200, 200) == 0.0
+    assert 0.0 < memorisation_factor(100, 200) < 0.6

@@ -7,12 +7,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import CORPUS, REFERENCE, TEMPLATE, by_id, grade, patched_submission
 from scipy import linalg
 
-from grader.checks.p3 import RATING_SCALE, chain_cases, rating_fraction
+from grader.checks.p3 import (
+    RATING_SCALE,
+    TRAIN_ITERS,
+    TRAIN_MIN_ITERS,
+    TRAIN_TIMEOUT_MAX_S,
+    TRAIN_TIMEOUT_S,
+    chain_cases,
+    rating_fraction,
+    train_plan,
+)
 from grader.oracles import p3 as oracle
-
-from helpers import CORPUS, REFERENCE, TEMPLATE, by_id, grade, patched_submission
+from grader.runner.sandbox import Limits
 
 P3 = "p3_ebm"
 CODE = {"3.sgld_step", "3.langevin", "3.buffer", "3.cd_loss"}
@@ -45,7 +54,7 @@ def test_code_checks_are_deterministic(tmp_path):
 # case -> ({check id: expected score}, substring of the feedback of the first check listed)
 MISTAKES = {
     "sgld_ascent": ({"3.sgld_step": 2.4, "3.langevin": 0.0}, "gradient ascent"),
-    "noise_omitted": ({"3.sgld_step": 1.2, "3.langevin": 4 / 3}, "the noise term is missing"),
+    "noise_omitted": ({"3.sgld_step": 1.2, "3.langevin": 4.0}, "the noise term is missing"),  # charged once (issue 11)
     "param_gradient": ({"3.sgld_step": 2.4}, "gradient with respect to the energy's parameters"),
     "backward_side_effects": ({"3.sgld_step": 4.8, "3.langevin": 4.0}, "parameter gradients were changed"),
     "buffer_never_reinit": ({"3.buffer": 2.0}, "no row was re-initialised"),
@@ -73,7 +82,7 @@ def test_noise_omitted_is_named_in_every_failing_case(tmp_path):
     results = by_id(grade(folder, tmp_path / "out", ids={"3.sgld_step", "3.langevin"}))
     assert results["3.sgld_step"].output.count("the noise term is missing") == 3
     assert "no noise was added" in results["3.sgld_step"].output
-    assert results["3.langevin"].output.count("no spread: the noise term is missing") == 2
+    assert "Your sgld_step adds no noise (charged in 3.sgld_step)" in results["3.langevin"].output  # the loop is right
 
 
 def test_correct_alternative_scores_full_on_the_code_checks(tmp_path):
@@ -114,6 +123,103 @@ def test_unusable_checkpoints_get_clear_messages(tmp_path, payload, feedback):
     folder = _with_checkpoint(tmp_path, payloads[payload])
     result = by_id(grade(folder, tmp_path / "out", ids={"3.checkpoint"}))["3.checkpoint"]
     assert result.score == 0.0 and feedback in result.output, result.output
+
+
+# ---------------------------------------------------------------------------------- public styles (issue 11)
+def test_noise_first_step_is_named_and_charged_once(tmp_path):
+    """The tutorial order: half of each exact-value case in 3.sgld_step, under a message naming the order; nothing else."""
+    folder = patched_submission(tmp_path / "sub", P3, CORPUS / "p3" / "tutorial_noise_first.py")
+    results = by_id(grade(folder, tmp_path / "out", ids={"3.sgld_step", "3.langevin"}))
+    step = results["3.sgld_step"]
+    assert step.score == pytest.approx(6 * (3 * 0.5 + 2) / 5), step.output
+    assert step.output.count("the noise is added before the gradient is taken") == 3, step.output
+    assert "ignored" not in step.output and "not standard normal" not in step.output and "standard deviation" not in step.output
+    langevin = results["3.langevin"]
+    assert langevin.score == 4.0, langevin.output
+    assert "adds the noise before taking the gradient" in langevin.output
+
+
+def test_contract_step_is_judged_against_the_contract_chain(tmp_path):
+    """The other direction: a chain of noise-first steps is not the law of the contract's step."""
+    cc = chain_cases()["stationary"]
+    rng = np.random.default_rng(5)
+    x = cc.x0.reshape(len(cc.x0), -1).astype(np.float64)
+    for _ in range(cc.n_steps):
+        y = x + cc.sigma * rng.normal(size=x.shape)
+        x = y - cc.eta * (y - cc.case.mean) @ cc.case.precision
+    from grader.checks.p3 import diagnose_chains
+
+    assert diagnose_chains(x, cc, noise_first=True) is None
+    assert diagnose_chains(x, cc, noise_first=False) is not None
+
+
+def test_prefilled_buffer_gets_full_marks(tmp_path):
+    folder = patched_submission(tmp_path / "sub", P3, CORPUS / "p3" / "tutorial_prefilled_buffer.py")
+    result = by_id(grade(folder, tmp_path / "out", ids={"3.buffer"}))["3.buffer"]
+    assert result.score == 4.0, result.output
+    assert "is not used" not in result.output, result.output
+
+
+def test_energy_as_minus_a_cnn_gets_full_marks(tmp_path):
+    folder = patched_submission(tmp_path / "sub", P3, CORPUS / "p3" / "tutorial_minus_cnn.py")
+    run = grade(folder, tmp_path / "out", ids=CODE | {"3.train_ebm"})
+    assert run.score == run.max_score == 25.0, [r.output for r in run.results if r.status != "passed"]
+
+
+def test_training_budget_follows_the_measured_cost_per_iteration():
+    tutorial = train_plan((2.0, 7.1), 1.0)  # a tutorial's 1.7 s per iteration
+    assert tutorial.per_iteration == pytest.approx(1.7) and tutorial.n_iters == TRAIN_ITERS
+    assert TRAIN_ITERS * 1.7 < tutorial.timeout_s <= TRAIN_TIMEOUT_MAX_S
+    assert train_plan((0.4, 0.85), 1.0) == train_plan((0.4, 0.85), 1.0)
+    assert train_plan((0.4, 0.85), 1.0).timeout_s == TRAIN_TIMEOUT_S  # the reference: the least limit
+    slow = train_plan((2.0, 11.0), 1.0)  # 3 s per iteration (the tutorial on a loaded machine): fewer iterations, never 0 for time
+    assert slow.timeout_s == TRAIN_TIMEOUT_MAX_S and TRAIN_MIN_ITERS <= slow.n_iters < TRAIN_ITERS
+    assert slow.n_iters * 3.0 < TRAIN_TIMEOUT_MAX_S
+    loaded = train_plan((2.0, 7.1), 3.0)  # the sandbox multiplies by --time-scale: the measured part is not scaled twice
+    assert loaded.timeout_s * 3.0 == pytest.approx(max(tutorial.timeout_s, 3.0 * TRAIN_TIMEOUT_S)) and loaded.n_iters == TRAIN_ITERS
+
+
+def test_slow_iterations_are_not_zeroed_for_time(tmp_path):
+    """0.08 s per iteration: 150 iterations (12 s) overrun the least limit at this time scale (7.5 s), not the measured budget."""
+    scale = 0.05
+    assert TRAIN_ITERS * 0.08 > TRAIN_TIMEOUT_S * scale
+    folder = patched_submission(tmp_path / "sub", P3, CORPUS / "p3" / "slow_iterations.py")
+    result = by_id(grade(folder, tmp_path / "out", ids={"3.train_ebm"}, limits=Limits(memory_mb=2048, time_scale=scale)))["3.train_ebm"]
+    assert result.score == pytest.approx(1.0), result.output  # the "runs" point; the untrained energy separates nothing
+    assert "s per iteration measured" in result.output and "timed out" not in result.output
+
+
+def test_a_checkpoint_that_stores_training_digits_is_flagged_and_earns_nothing(tmp_path):
+    from grader.mnist import load_mnist
+
+    digits, labels = load_mnist("train")
+    chosen = torch.cat([torch.nonzero(labels == c)[:2, 0] for c in range(10)])  # two of each class
+    folder = patched_submission(tmp_path / "sub", P3, CORPUS / "p3" / "memorises_digits.py")
+    torch.save({"digits": digits[chosen].clone()}, folder / "p3_energy.pt")
+    result = by_id(grade(folder, tmp_path / "out", ids={"3.checkpoint"}))["3.checkpoint"]
+    assert "200 of 200 samples are near-copies" in result.output and "FLAGGED" in result.output, result.output
+    assert result.score == 0.0, result.output
+    assert "(confidence 1.00, classes 1.00, frechet 1.00)" in result.output  # without the flag: full sample credit
+
+
+# ---------------------------------------------------------------------------------- hostile (issue 9)
+def test_rewriting_the_grader_in_the_child_gains_nothing(tmp_path):
+    """Probes, torch.autograd.grad and the worker's encode rewritten from EnergyNet(): no check scores above the same mistakes without."""
+    from reference.p3_ebm import EnergyNet
+
+    torch.manual_seed(0)
+    untrained = EnergyNet().state_dict()
+    scores = {}
+    for hostile in (True, False):
+        folder = patched_submission(tmp_path / f"sub{hostile}", P3, CORPUS / "hostile" / "p3_rewrites_grader.py", {"HOSTILE": str(hostile)})
+        torch.save(untrained, folder / "p3_energy.pt")
+        scores[hostile] = by_id(grade(folder, tmp_path / f"out{hostile}", ids=ALL))
+    for check_id in ALL:
+        assert scores[True][check_id].score <= scores[False][check_id].score, (check_id, scores[True][check_id].output)
+    assert scores[True]["3.checkpoint"].score == 0.0
+    assert "cross-check failed" not in scores[False]["3.checkpoint"].output  # the honest untrained net passes them
+    assert "do not match the energies" in scores[True]["3.checkpoint"].output, scores[True]["3.checkpoint"].output
+    assert scores[True]["3.train_ebm"].score <= 1.0 and scores[True]["3.cd_loss"].score == 0.0
 
 
 # ---------------------------------------------------------------------------------- oracles

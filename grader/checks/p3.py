@@ -1,10 +1,13 @@
 """Problem 3 checks: an energy-based model of MNIST digits (35 points).
 
 Expected values come from `grader.oracles.p3` (closed forms on Gaussian energies built in the
-child, the exact law of a Langevin chain) and `grader.oracles.mnist_judge` (a classifier that
-rates samples), never from `reference/`. Where the student's code draws random numbers the
-checks are statistical, with levels so strict that a correct implementation essentially never
-fails (p < 1e-6), whatever order it consumes the random number generator in.
+child, the exact law of a Langevin chain) and `grader.oracles.mnist_judge` (the grader's own
+Langevin sampler and a classifier that rates samples), never from `reference/`. Nothing scored
+is computed in the student's process: its probes return raw data that is compared with these
+oracles or cross-checked here (docs/threat_model/p3.md, number by number). Where the student's
+code draws random numbers the checks are statistical, with levels so strict that a correct
+implementation essentially never fails (p < 1e-6), whatever order it consumes the random
+number generator in.
 
 Calibration (measured on the 2-core development machine, one torch thread; see
 docs/p3_calibration.md for the tables):
@@ -14,9 +17,14 @@ docs/p3_calibration.md for the tables):
   held-out digits with 0.9991-0.9997 (seeds 0-2); a correct alternative (another network and
   other hyperparameters, `tests/corpus/p3/correct_alternative.py`, 27-36 s) gives 1.0000 and
   0.9999-1.0000. An untrained `EnergyNet` gives 0.02-0.66 on noise and 0.27-0.70 on shuffled
-  digits. Full credit per comparison at `AUROC_FULL` = 0.9, half at `AUROC_HALF` = 0.8.
-- `3.checkpoint`: 200 chains of the grader's own sampler (`mnist_judge.SAMPLER`, seed 0) from
-  the submitted `p3_energy.pt`. The reference checkpoint rates 0.82-0.84 confidence, 9 classes,
+  digits. Full credit per comparison at `AUROC_FULL` = 0.9, half at `AUROC_HALF` = 0.8. The
+  time limit follows the measured cost of one iteration (`train_plan`), so a tutorial's batch
+  128 with 60 steps (~1.7 s per iteration) finishes; a slower one runs fewer iterations, and
+  never gets 0 for time.
+- `3.checkpoint`: 200 chains of the grader's own sampler (`mnist_judge.SAMPLER`, seed 0), run in
+  this process on the energies and gradients of the submitted `p3_energy.pt`; samples within
+  `MEMORISED_RMS` of a digit the grader holds are near-copies and earn nothing. The reference
+  checkpoint rates 0.82-0.84 confidence, 9 classes,
   Fréchet distance 310-340 (sampler seeds 0-2); noise and an untrained network rate 0.10, 1,
   1,430. Each rating scores linearly between the noise level (0) and the full-credit level
   (`RATING_SCALE`), and the check's fraction is their mean.
@@ -24,8 +32,9 @@ docs/p3_calibration.md for the tables):
 from __future__ import annotations
 
 import functools
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -35,7 +44,7 @@ from grader.checks.registry import Outcome, check
 from grader.oracles import p3 as oracle
 from grader.oracles.p3 import GaussianCase
 from grader.runner.normalize import WrongOutput, as_array, describe
-from grader.runner.sandbox import Build, Handle
+from grader.runner.sandbox import ArrayValue, Build, Handle, StudentCodeError
 
 P3 = "p3_ebm"
 IMAGE = (1, 28, 28)
@@ -93,6 +102,12 @@ def step_cases() -> dict[str, StepCase]:
     }
 
 
+NOISE_FIRST = ("the noise is added before the gradient is taken (x + noise_std * noise first, then the gradient step at "
+               "that noisy point: the order of some public tutorials); the contract takes g at x itself: "
+               "clamp(x - step_size * g(x) + noise_std * noise, -1, 1)")
+NOISE_FIRST_CREDIT = 0.5  # a legitimate Langevin discretisation in another order: half of each exact-value case
+
+
 def diagnose_step(student: np.ndarray, sc: StepCase) -> str | None:
     """None if `student` is the SGLD step of `sc`; otherwise the most specific diagnosis."""
     def error(other: np.ndarray) -> float:
@@ -100,6 +115,8 @@ def diagnose_step(student: np.ndarray, sc: StepCase) -> str | None:
 
     if error(sc.expected()) <= STEP_ATOL:
         return None
+    if noise_first_step(student, sc):
+        return NOISE_FIRST
     mistakes = [(dict(ascent=True), "gradient ascent: the step goes up the energy (x + step_size * g); Langevin "
                                     "dynamics moves down it: x - step_size * g"),
                 (dict(use_noise=False), "the noise term is missing: the result equals the noise-free step "
@@ -128,11 +145,21 @@ def diagnose_step(student: np.ndarray, sc: StepCase) -> str | None:
             f"(largest difference {error(sc.expected()):.3g})")
 
 
+def noise_first_step(student: np.ndarray, sc: StepCase) -> bool:
+    """Whether `student` is the step of `sc` with the noise added first (clamped in between or not)."""
+    x, eps = sc.x.astype(np.float64), sc.eps.astype(np.float64)
+    return any(float(np.max(np.abs(student - oracle.sgld_expected(x, sc.case, sc.eta, sc.sigma, eps, sc.clip, noise_first=True,
+                                                                   clamp_between=between)))) <= STEP_ATOL
+               for between in (True, False))
+
+
 def _step_case(ctx: CheckContext, sc: StepCase) -> Callable[[], tuple[float, str | None]]:
     def run() -> tuple[float, str | None]:
         kwargs = {} if sc.clip is None else {"grad_clip": sc.clip}
         value = ctx.call("sgld_step", sc.x, _build(sc.case), sc.eta, sc.sigma, noise=sc.eps, **kwargs)
         problem = diagnose_step(as_array(value, "sgld_step(x, energy, ...)", shape=sc.x.shape), sc)
+        if problem == NOISE_FIRST:
+            return NOISE_FIRST_CREDIT, f"half credit: {problem}"
         return float(problem is None), problem
     return run
 
@@ -144,23 +171,62 @@ SIDE_EFFECTS = {
     "plain_x_kept": "the x passed in was changed (its requires_grad, .grad or values): work on x.detach().clone()",
     "param_grad_kept": "the energy's parameter gradients were changed (.backward() accumulates into them, zero_grad() "
                        "erases them): torch.autograd.grad(E(x).sum(), x) leaves them alone",
-    "param_grad_still_none": "the energy's parameters received gradients (.backward()?): take the gradient w.r.t. x only",
+    "repeatable": "two calls with the same x, energy and noise gave different results: the first call changed something "
+                  "the second one used",
 }
+HELD_GRAD = 3.0  # the energy's parameter .grad before the calls
+GRAD_TILT = 1e-3  # E gains GRAD_TILT * (.grad - HELD_GRAD) * Σ x: a changed .grad moves later steps by step_size * that
 
 
 def _side_effects_case(ctx: CheckContext) -> Callable[[], tuple[float, str | None]]:
     sc = step_cases()["plain"]
+    energy = Build("gaussian_energy", {"mean": sc.case.mean.astype(np.float32), "precision": sc.case.precision.astype(np.float32),
+                                       "held_grad": HELD_GRAD, "tilt": GRAD_TILT})
 
     def run() -> tuple[float, str | None]:
-        report = ctx.probe("sgld_side_effects", ctx.ref("sgld_step"), _build(sc.case), sc.x, sc.eta, sc.sigma, noise=sc.eps)
-        problems = list(dict.fromkeys(message for flag, message in SIDE_EFFECTS.items() if not report["flags"].get(flag)))
+        report = ctx.probe("sgld_side_effects", ctx.ref("sgld_step"), energy, sc.x, sc.eta, sc.sigma, noise=sc.eps)
+        flags = side_effect_flags(report, sc)
+        if not all(flag for name, flag in flags.items() if name != "repeatable"):
+            flags["repeatable"] = True  # explained by the state that changed
+        problems = list(dict.fromkeys(message for flag, message in SIDE_EFFECTS.items() if not flags[flag]))
         return (0.0, "; ".join(problems)) if problems else (1.0, None)
     return run
 
 
+def side_effect_flags(report: object, sc: StepCase) -> dict[str, bool]:
+    """Judge what `child_library.sgld_side_effects` sent back; every flag is True for a correct step.
+
+    The state it reports (x, x.grad, the parameter's .grad) is checked, and so are the values:
+    the three results on the same inputs must agree, and a result that matches the step with
+    the parameter's .grad erased (the energy's tilt) shows a changed .grad whatever the report says.
+    """
+    if not isinstance(report, dict) or not isinstance(report.get("outs"), list) or len(report["outs"]) != 3:
+        raise WrongOutput(f"the side-effect probe returned {describe(report)}, not its report")
+    outs = [as_array(out, "sgld_step(x, energy, ...)", shape=sc.x.shape) for out in report["outs"]]
+    same = lambda a, b: float(np.max(np.abs(a - b))) <= STEP_ATOL / 10  # noqa: E731
+    erased = oracle.GaussianCase(sc.case.mean, sc.case.precision)
+    shift = -GRAD_TILT * HELD_GRAD  # ∇_x of the tilt when .grad is None or 0
+    x, eps = sc.x.astype(np.float64), sc.eps.astype(np.float64)
+    erased_step = np.clip(oracle.sgld_expected(x, erased, sc.eta, sc.sigma, eps, clamp=False) - sc.eta * shift, -1, 1)
+    param_grad = report.get("param_grad")
+    param_grad = None if param_grad is None else as_array(param_grad, "the energy's parameter .grad", allow_nan=True)
+    leaf_grad = report.get("leaf_grad")
+    leaf_grad = None if leaf_grad is None else as_array(leaf_grad, "x.grad", allow_nan=True)
+    return {
+        "result_detached": not any(isinstance(o, ArrayValue) and (o.requires_grad or o.grad_fn) for o in report["outs"]),
+        "x_grad_kept": leaf_grad is not None and leaf_grad.shape == sc.x.shape and bool(np.all(leaf_grad == 7.0)),
+        "x_values_kept": np.array_equal(as_array(report.get("leaf"), "x after the calls", shape=sc.x.shape), sc.x),
+        "plain_x_kept": (np.array_equal(as_array(report.get("plain"), "x after the call", shape=sc.x.shape), sc.x)
+                         and report.get("plain_requires_grad") is False and report.get("plain_has_grad") is False),
+        "param_grad_kept": (param_grad is not None and param_grad.size == 1 and float(param_grad.reshape(-1)[0]) == HELD_GRAD
+                            and not any(same(out, erased_step) and not same(out, sc.expected()) for out in outs)),
+        "repeatable": same(outs[0], outs[1]) and same(outs[0], outs[2]),
+    }
+
+
 def _fresh_noise_case(ctx: CheckContext) -> Callable[[], tuple[float, str | None]]:
-    case = step_cases()["plain"].case
-    x = np.tile(case.mean.reshape(IMAGE), (8, 1, 1, 1)).astype(np.float32)  # the minimum: g = 0
+    case = GaussianCase(np.zeros(784), np.zeros((784, 784)))  # g = 0 everywhere: either order of the terms gives x + sigma eps
+    x = np.zeros((8, *IMAGE), dtype=np.float32)
     sigma = 0.1
 
     def run() -> tuple[float, str | None]:
@@ -224,8 +290,8 @@ def chain_cases() -> dict[str, object]:
     }
 
 
-def _chain_fit(final: np.ndarray, cc: ChainCase, n_steps: int) -> oracle.GaussianFit:
-    power, cov = oracle.chain_law(cc.case, n_steps, cc.eta, cc.sigma)
+def _chain_fit(final: np.ndarray, cc: ChainCase, n_steps: int, noise_first: bool = False) -> oracle.GaussianFit:
+    power, cov = oracle.chain_law(cc.case, n_steps, cc.eta, cc.sigma, noise_first)
     start = cc.x0.reshape(len(cc.x0), -1).astype(np.float64) - cc.case.mean
     residuals = final.reshape(len(final), -1) - cc.case.mean - start @ power.T
     return oracle.gaussian_fit(residuals, cov)
@@ -235,14 +301,15 @@ def _fits(fit: oracle.GaussianFit) -> bool:
     return fit.mean_p >= MEAN_P_MIN and fit.cov_z <= COV_Z_MAX
 
 
-def diagnose_chains(final: np.ndarray, cc: ChainCase) -> str | None:
-    fit = _chain_fit(final, cc, cc.n_steps)
+def diagnose_chains(final: np.ndarray, cc: ChainCase, noise_first: bool = False) -> str | None:
+    """None if `final` has the exact law of `cc`'s chain under the step rule (the contract's, or noise first)."""
+    fit = _chain_fit(final, cc, cc.n_steps, noise_first)
     if _fits(fit):
         return None
     if fit.variance_ratio < 0.01:
         return "the chains have (almost) no spread: the noise term is missing"
     for k in range(1, 3 * cc.n_steps + 1):
-        if k != cc.n_steps and _fits(_chain_fit(final, cc, k)):
+        if k != cc.n_steps and _fits(_chain_fit(final, cc, k, noise_first)):
             return f"the chains match {k} SGLD steps, not n_steps = {cc.n_steps}"
     start = np.abs(cc.x0.reshape(len(cc.x0), -1) - cc.case.mean).mean()
     if np.abs(final.reshape(len(final), -1) - cc.case.mean).mean() > start:
@@ -252,12 +319,46 @@ def diagnose_chains(final: np.ndarray, cc: ChainCase) -> str | None:
             f"variances {fit.variance_ratio:.3g} x the expected")
 
 
-def _chain_case(ctx: CheckContext, cc: ChainCase) -> Callable[[], tuple[float, str | None]]:
+NOISE_MISSING = "the noise term is missing"  # the start of diagnose_step's message for a step without noise
+
+
+def student_step_rule(ctx: CheckContext) -> str:
+    """Which step rule the student's own `sgld_step` follows: "contract", "noise_first" or "no_noise".
+
+    `3.langevin` judges `langevin_sample` against chains of that rule (3.sgld_step charges the
+    rule itself), so one cause is charged once. Any other behaviour (a step that raises, or
+    another mistake) is judged against the contract's chain.
+    """
+    sc = step_cases()["plain"]
+    try:
+        value = ctx.call("sgld_step", sc.x, _build(sc.case), sc.eta, sc.sigma, noise=sc.eps)
+        problem = diagnose_step(as_array(value, "sgld_step(x, energy, ...)", shape=sc.x.shape), sc)
+    except (WrongOutput, StudentCodeError):
+        return "contract"
+    return {NOISE_FIRST: "noise_first"}.get(problem, "no_noise" if problem and problem.startswith(NOISE_MISSING) else "contract")
+
+
+def _chain_case(ctx: CheckContext, cc: ChainCase, rule: str) -> Callable[[], tuple[float, str | None]]:
     def run() -> tuple[float, str | None]:
         value = ctx.call("langevin_sample", _build(cc.case), cc.x0, cc.n_steps, cc.eta, cc.sigma, seed=31)
-        problem = diagnose_chains(as_array(value, "langevin_sample(energy, x0, ...)", shape=cc.x0.shape), cc)
+        final = as_array(value, "langevin_sample(energy, x0, ...)", shape=cc.x0.shape)
+        if rule == "no_noise":  # the loop of a noise-free step: exactly the descent path
+            path = oracle.clipped_descent_path(cc.x0.astype(np.float64), cc.case, cc.n_steps, cc.eta, None)
+            if float(np.max(np.abs(final - path))) <= CHAIN_ATOL:
+                return 1.0, None
+        problem = diagnose_chains(final, cc, rule == "noise_first")
         return float(problem is None), problem
     return run
+
+
+RULE_NOTES = {
+    "contract": "",
+    "noise_first": "\nYour sgld_step adds the noise before taking the gradient (charged in 3.sgld_step), so the chains are "
+                   "judged against the exact law of that step: each kick is also multiplied by A, covariance "
+                   "noise_std² Σ_{1≤k≤n} A^2k.",
+    "no_noise": "\nYour sgld_step adds no noise (charged in 3.sgld_step), so the chains are judged against n_steps of that "
+                "step: the noise-free descent path.",
+}
 
 
 def _path_case(ctx: CheckContext) -> Callable[[], tuple[float, str | None]]:
@@ -285,20 +386,22 @@ def _path_case(ctx: CheckContext) -> Callable[[], tuple[float, str | None]]:
        title="langevin_sample: n_steps exact steps; the chains' law on Gaussian energies (short run and stationary)")
 def check_langevin(ctx: CheckContext) -> Outcome:
     cases = chain_cases()
+    rule = student_step_rule(ctx)
     plan = [("noise_std = 0, grad_clip 0.02, 15 steps on (6, 1, 28, 28): the exact clipped descent path", _path_case(ctx)),
-            (cases["short"].label, _chain_case(ctx, cases["short"])),
-            (cases["stationary"].label, _chain_case(ctx, cases["stationary"]))]
+            (cases["short"].label, _chain_case(ctx, cases["short"], rule)),
+            (cases["stationary"].label, _chain_case(ctx, cases["stationary"], rule))]
     fraction, lines = per_case(plan)
     return Outcome(fraction, f"{CHAINS:,} chains of 4 pixels per statistical case on E(x) = ½ (x - m)ᵀ P (x - m): given "
                              "x0, x_n is Gaussian with mean m + Aⁿ (x0 - m) and covariance noise_std² Σ_k A^2k, A = I - "
                              "step_size P (the exact discrete law, not the continuous-time P⁻¹); mean tested at p ≥ "
-                             f"{MEAN_P_MIN:g}, covariance within {COV_Z_MAX:g} standard errors:\n{lines}")
+                             f"{MEAN_P_MIN:g}, covariance within {COV_Z_MAX:g} standard errors:\n{lines}{RULE_NOTES[rule]}")
 
 
 # ---------------------------------------------------------------------------------- 3.buffer
 RATE_P_MIN = 1e-6  # two-sided exact binomial test of the re-initialisation rate
 RATE_DRAWS = 3_000  # rows per sample() call; two calls per rate
 MARKER = 5.0  # the value pushed for the rate tests: outside [-1, 1], so it cannot be noise
+FRESH_REPEATS_ALLOWED = 2  # with reinit_prob = 0, unrepeated noise rows tolerated among 600 (a pre-filled row drawn once)
 
 
 def _rows(value, n: int, shape: tuple[int, ...], name: str) -> np.ndarray:
@@ -324,6 +427,19 @@ def _empty_case(ctx: CheckContext) -> Callable[[], tuple[float, str | None]]:
     return run
 
 
+def _stored_noise(rows: np.ndarray) -> np.ndarray:
+    """Which rows are noise that a buffer holds (a pre-filled row): noise rows that occur more than once.
+
+    Fresh uniform noise never repeats a whole row, while a stored row is drawn again and again.
+    """
+    noise = _noise_rows(rows)
+    repeated = np.zeros(len(rows), dtype=bool)
+    if noise.any():
+        _, inverse, counts = np.unique(rows[noise], axis=0, return_inverse=True, return_counts=True)
+        repeated[np.flatnonzero(noise)] = counts[inverse.reshape(-1)] > 1
+    return repeated
+
+
 def _capacity_case(ctx: CheckContext) -> Callable[[], tuple[float, str | None]]:
     capacity, batches = 50, (30, 40, 80)
 
@@ -336,20 +452,19 @@ def _capacity_case(ctx: CheckContext) -> Callable[[], tuple[float, str | None]]:
             pushed += batch
             rows = _rows(ctx.call_method(buffer, "sample", 600, seed=pushed), 600, IMAGE, "sample(600)")
             code = (rows[:, 0] - 2) * 256
-            stored = (np.ptp(rows, axis=1) == 0) & (code == np.round(code)) & (code >= 0) & (code < pushed)
-            if not stored.all():
-                noise = int(_noise_rows(rows).sum())
-                if noise == int((~stored).sum()):
-                    return 0.0, (f"with reinit_prob = 0, {noise} of 600 sampled rows are fresh noise: the reinit_prob passed "
-                                 "in is not used")
-                return 0.0, (f"after pushing {pushed} rows, with reinit_prob = 0, {int((~stored).sum())} of 600 sampled rows "
+            coded = (np.ptp(rows, axis=1) == 0) & (code == np.round(code)) & (code >= 0) & (code < pushed)
+            prefilled = _stored_noise(rows)  # noise the buffer was filled with at construction: stored rows too
+            fresh = _noise_rows(rows) & ~prefilled
+            if fresh.sum() > FRESH_REPEATS_ALLOWED:
+                return 0.0, (f"with reinit_prob = 0, {int(fresh.sum())} of 600 sampled rows are fresh noise (each seen once, "
+                             "so not stored): the reinit_prob passed in is not used")
+            stray = ~(coded | _noise_rows(rows))
+            if stray.any():
+                return 0.0, (f"after pushing {pushed} rows, with reinit_prob = 0, {int(stray.sum())} of 600 sampled rows "
                              "are neither noise nor rows that were pushed")
-            seen = len(np.unique(rows[:, 0]))
+            seen = len(np.unique(rows[coded, 0])) + len(np.unique(rows[prefilled], axis=0))
             if seen > capacity:
                 return 0.0, f"after pushing {pushed} rows, 600 samples hold {seen} different stored rows: more than capacity = {capacity}"
-        held = ctx.probe("stored_rows", buffer, int(np.prod(IMAGE)))
-        if held > capacity:
-            return 0.0, f"after pushing {pushed} rows the buffer object holds tensors of {held:g} rows: more than capacity = {capacity}"
         return 1.0, None
     return run
 
@@ -360,16 +475,17 @@ def _rate_case(ctx: CheckContext, p: float) -> Callable[[], tuple[float, str | N
     def run() -> tuple[float, str | None]:
         buffer = ctx.call("ReplayBuffer", capacity=capacity, shape=IMAGE, reinit_prob=p, keep=True)
         ctx.call_method(buffer, "push", np.full((capacity, *IMAGE), MARKER, dtype=np.float32))
-        fresh = stored = 0
-        for seed in (51, 52):
-            rows = _rows(ctx.call_method(buffer, "sample", RATE_DRAWS, seed=seed), RATE_DRAWS, IMAGE, f"sample({RATE_DRAWS})")
-            is_stored, is_fresh = (rows == MARKER).all(1), _noise_rows(rows)
-            if not (is_stored | is_fresh).all():
-                mixed = int((~(is_stored | is_fresh)).sum())
-                return 0.0, (f"{mixed} of {RATE_DRAWS} rows are neither a stored row nor noise in [-1, 1] (stored values "
-                             "mixed with noise pixel by pixel?): re-initialise whole rows")
-            fresh, stored = fresh + int(is_fresh.sum()), stored + int(is_stored.sum())
-        n = fresh + stored
+        draws = [_rows(ctx.call_method(buffer, "sample", RATE_DRAWS, seed=seed), RATE_DRAWS, IMAGE, f"sample({RATE_DRAWS})")
+                 for seed in (51, 52)]
+        rows = np.concatenate(draws)
+        is_stored, is_noise = (rows == MARKER).all(1), _noise_rows(rows)
+        if not (is_stored | is_noise).all():
+            mixed = int((~(is_stored | is_noise)).sum())
+            return 0.0, (f"{mixed} of {len(rows)} rows are neither a stored row nor noise in [-1, 1] (stored values "
+                         "mixed with noise pixel by pixel?): re-initialise whole rows")
+        is_fresh = is_noise & ~_stored_noise(rows)  # noise still stored from a pre-filled buffer is a stored row
+        fresh = int(is_fresh.sum())
+        n = len(rows)
         p_value = oracle.binomial_p_value(fresh, n, p)
         if p_value >= RATE_P_MIN:
             return 1.0, None
@@ -387,7 +503,7 @@ def _rate_case(ctx: CheckContext, p: float) -> Callable[[], tuple[float, str | N
        title="ReplayBuffer: noise while empty, capacity never exceeded, re-initialisation rate (binomial test)")
 def check_buffer(ctx: CheckContext) -> Outcome:
     cases = [("sample(64) of an empty buffer: (64, 1, 28, 28) uniform noise in [-1, 1]", _empty_case(ctx)),
-             ("capacity 50, pushes of 30, 40 and 80 rows: never more than 50 rows stored", _capacity_case(ctx)),
+             ("capacity 50, pushes of 30, 40 and 80 rows: never more than 50 different rows sampled", _capacity_case(ctx)),
              ("re-initialisation rate, reinit_prob = 0.05", _rate_case(ctx, 0.05)),
              ("re-initialisation rate, reinit_prob = 0.3", _rate_case(ctx, 0.3))]
     fraction, lines = per_case(cases)
@@ -502,11 +618,18 @@ def check_cd_loss(ctx: CheckContext) -> Outcome:
 
 # ---------------------------------------------------------------------------------- 3.train_ebm
 TRAIN_ITERS = 150  # the reference: 18-38 s on one thread; AUROC vs shuffled digits 0.999+
-TRAIN_TIMEOUT_S = 150  # ~4x the reference's slowest measured run
+TRAIN_TIMEOUT_S = 150  # the least time the run gets (x --time-scale); ~4x the reference's slowest measured run
+TRAIN_TIMEOUT_MAX_S = 600  # the most (x --time-scale): 150 iterations up to 2.7 s each, fewer iterations beyond
+TRAIN_MIN_ITERS = 50  # the fewest iterations a slow implementation is judged on
+TRAIN_BUDGET_FACTOR = 1.5  # the run gets this x TRAIN_ITERS x the measured seconds per iteration
+TIMING_ITERS = (1, 4)  # train_ebm runs timed to measure the cost of one iteration (their difference / 3)
+TIMING_DIGITS = 512  # digits sent to the timing runs (an iteration's cost does not depend on N)
 TRAIN_DIGITS = 4_000  # training digits sent to the child (the embedded train split)
 EVAL_DIGITS = 1_000
 AUROC_FULL, AUROC_HALF = 0.90, 0.80  # untrained nets: 0.02-0.66 (noise), 0.27-0.70 (shuffled)
 TRAIN_POINTS = {"runs": 1.0, "noise": 3.0, "shuffled": 3.0}  # of the check's 7
+REPEAT_IMAGES = 200  # images whose energies are asked for twice, in another order and batch
+ENERGY_REPEAT_RTOL = 1e-4  # of the largest |energy|
 
 
 def _digits(ctx: CheckContext, split: str, n: int, seed: int) -> np.ndarray:
@@ -522,6 +645,74 @@ def _auroc_fraction(value: float) -> float:
     return 1.0 if value >= AUROC_FULL else 0.5 if value >= AUROC_HALF else 0.0
 
 
+@dataclass(frozen=True)
+class TrainPlan:
+    """How the short training is run: `n_iters` iterations within `timeout_s` (nominal seconds, x --time-scale)."""
+
+    n_iters: int
+    timeout_s: float
+    per_iteration: float  # measured wall-clock seconds of one iteration
+
+
+def train_plan(seconds: tuple[float, float], time_scale: float) -> TrainPlan:
+    """The short training's iterations and time limit from the measured cost of one iteration.
+
+    `seconds` are the wall-clock times of train_ebm at TIMING_ITERS iterations: their difference
+    is the cost of the extra iterations, without the set-up both runs pay. TRAIN_ITERS iterations
+    get TRAIN_BUDGET_FACTOR x TRAIN_ITERS x that cost, at least TRAIN_TIMEOUT_S. When that exceeds
+    TRAIN_TIMEOUT_MAX_S, the run gets TRAIN_TIMEOUT_MAX_S and as many iterations as fit at the
+    same factor (at least TRAIN_MIN_ITERS), so a correct but slow implementation is judged on a
+    shorter run instead of getting 0 for time. The sandbox multiplies limits by `time_scale`,
+    which the measured cost already contains, so the measured part is divided by it.
+    """
+    per_iteration = max(0.0, seconds[1] - seconds[0]) / (TIMING_ITERS[1] - TIMING_ITERS[0])
+    wanted = TRAIN_BUDGET_FACTOR * TRAIN_ITERS * per_iteration / time_scale
+    if wanted <= TRAIN_TIMEOUT_MAX_S:
+        return TrainPlan(TRAIN_ITERS, max(TRAIN_TIMEOUT_S, wanted), per_iteration)
+    fits = int(TRAIN_TIMEOUT_MAX_S * time_scale / (TRAIN_BUDGET_FACTOR * per_iteration))
+    return TrainPlan(max(TRAIN_MIN_ITERS, fits), TRAIN_TIMEOUT_MAX_S, per_iteration)
+
+
+def _timed_training(ctx: CheckContext, train: np.ndarray) -> tuple[float, float]:
+    """Wall-clock seconds of train_ebm at TIMING_ITERS iterations; the short run is timed twice (before and after the
+    long one) and the faster time kept, so a first call's start-up (the child importing torch) is not counted."""
+    short, long = TIMING_ITERS
+    seconds = {}
+    for index, n_iters in enumerate((short, long, short)):
+        started = time.monotonic()
+        ctx.call("train_ebm", train[:TIMING_DIGITS], n_iters, 0, seed=0, timeout_s=TRAIN_TIMEOUT_S / 2)
+        seconds[index] = time.monotonic() - started
+    return min(seconds[0], seconds[2]), seconds[1]
+
+
+def _energies(ctx: CheckContext, model: Handle, sets: dict[str, np.ndarray], seed: int) -> tuple[dict[str, np.ndarray], bool, str | None]:
+    """The model's energies of each image set, asked for in one shuffled batch so that they depend on the images alone.
+
+    Returns (energies per set, whether the model gave shape (N,), a problem when the same images
+    asked for again in another order got other energies).
+    """
+    images = np.concatenate(list(sets.values()))
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(images))
+    value = ctx.probe("model_energies", model, images[order], timeout_s=60)
+    array = as_array(value, "the trained model's energies", allow_nan=True)
+    shaped = array.shape == (len(images),)
+    if not shaped:
+        array = as_array(value, "the trained model's energies", shape=(len(images), 1), allow_nan=True)
+    energies = np.empty(len(images))
+    energies[order] = array.reshape(-1)
+    again = rng.choice(len(images), REPEAT_IMAGES, replace=False)
+    repeat = as_array(ctx.probe("model_energies", model, images[again], timeout_s=60), "energies", allow_nan=True).reshape(-1)
+    problem = None
+    scale = max(float(np.nanmax(np.abs(energies))) if np.isfinite(energies).any() else 1.0, 1e-6)
+    both = np.isfinite(repeat) & np.isfinite(energies[again]) if repeat.shape == (REPEAT_IMAGES,) else None
+    if both is None or float(np.max(np.abs(repeat[both] - energies[again][both]), initial=0.0)) > ENERGY_REPEAT_RTOL * scale:
+        problem = ("the same images got different energies when asked for again in another batch (does the energy of an "
+                   "image depend on the other images, or change from call to call?): the separation cannot be judged")
+    split = np.cumsum([len(v) for v in sets.values()])[:-1]
+    return dict(zip(sets, np.split(energies, split))), shaped, problem
+
+
 @check("3.train_ebm", part="3", points=7, module=P3, timeout_s=60,
        title=f"train_ebm: a short CPU training ({TRAIN_ITERS} iterations) whose energy ranks held-out digits "
              "below noise and pixel-shuffled digits")
@@ -531,39 +722,49 @@ def check_train_ebm(ctx: CheckContext) -> Outcome:
     heldout = _digits(ctx, "heldout", EVAL_DIGITS, held_out_seed)
     negatives = {"noise": np.random.default_rng(held_out_seed + 3400).uniform(-1, 1, heldout.shape).astype(np.float32),
                  "shuffled": oracle.shuffle_pixels(heldout, held_out_seed + 3401).astype(np.float32)}
-    model = ctx.call("train_ebm", train, TRAIN_ITERS, 0, seed=0, keep=True, timeout_s=TRAIN_TIMEOUT_S)
+    plan = train_plan(_timed_training(ctx, train), ctx.options.limits.time_scale)
+    budget = (f"{plan.per_iteration:.2f} s per iteration measured on {TIMING_ITERS[0]} and {TIMING_ITERS[1]} iterations, "
+              f"so a limit of {plan.timeout_s * ctx.options.limits.time_scale:.0f} s")
+    if plan.n_iters < TRAIN_ITERS:
+        budget += (f"; {TRAIN_ITERS} iterations would need more than {TRAIN_TIMEOUT_MAX_S} s, so the run has {plan.n_iters} "
+                   "iterations (cheaper defaults would give your energy the full run)")
+    try:
+        model = ctx.call("train_ebm", train, plan.n_iters, 0, seed=0, keep=True, timeout_s=plan.timeout_s)
+    except StudentCodeError as error:
+        if error.kind != "timeout":
+            raise
+        return Outcome(0.0, f"train_ebm(train digits, n_iters={plan.n_iters}, seed=0) {error.message} ({budget}: "
+                            f"{TRAIN_BUDGET_FACTOR:g} x the measured cost, at least {TRAIN_TIMEOUT_S} s and at most "
+                            f"{TRAIN_TIMEOUT_MAX_S} s on one core, x --time-scale). Make the defaults of train_ebm cheaper "
+                            "(a smaller batch or fewer SGLD steps per iteration).")
     if not isinstance(model, Handle) or model.type_name == "NoneType":
         return Outcome(0.0, f"train_ebm returned {describe(model)}; it must return the trained EnergyNet")
-
-    def energies(images: np.ndarray, name: str) -> tuple[np.ndarray, bool]:
-        value = ctx.probe("model_energies", model, images, timeout_s=60)
-        array = as_array(value, f"the trained model's energies of {name}", allow_nan=True)
-        return array.reshape(-1) if array.size == len(images) else as_array(value, "energies", shape=(len(images),)), array.shape == (len(images),)
-
-    e_digits, shaped = energies(heldout, "held-out digits")
+    labels = {"digits": "held-out digits", "noise": "uniform noise in [-1, 1]", "shuffled": "held-out digits with their pixels shuffled"}
+    energies, shaped, repeat_problem = _energies(ctx, model, {"digits": heldout, **negatives}, held_out_seed + 3402)
+    e_digits = energies["digits"]
     lines, earned = [], 0.0
     finite = bool(np.all(np.isfinite(e_digits)))
     runs_ok = shaped and finite
     earned += TRAIN_POINTS["runs"] * runs_ok
-    lines.append(f"- trains {TRAIN_ITERS} iterations within the time limit and returns a model with (N,) energies: "
+    lines.append(f"- trains {plan.n_iters} iterations within the time limit ({budget}) and returns a model with (N,) energies: "
                  + ("ok" if runs_ok else "energies of shape (N, 1), the contract says (N,)" if finite else "energies contain NaN/inf"))
-    histograms = {"held-out digits": e_digits}
-    labels = {"noise": "uniform noise in [-1, 1]", "shuffled": "held-out digits with their pixels shuffled"}
-    for key, images in negatives.items():
-        e_other, _ = energies(images, labels[key])
+    histograms = {labels["digits"]: e_digits}
+    for key in negatives:
+        e_other = energies[key]
         histograms[labels[key]] = e_other
         value = oracle.auroc(np.nan_to_num(e_digits, nan=np.inf), np.nan_to_num(e_other, nan=-np.inf))
-        fraction = _auroc_fraction(value)
+        fraction = 0.0 if repeat_problem else _auroc_fraction(value)
         earned += TRAIN_POINTS[key] * fraction
         verdict = "ok" if fraction == 1 else "half credit" if fraction else "not separated"
         if value < 0.3:
             verdict += " (digits get HIGHER energy: is a sign flipped? Lower energy must mean more likely)"
         lines.append(f"- {EVAL_DIGITS:,} held-out digits vs {EVAL_DIGITS:,} {labels[key]}: AUROC {value:.4f} "
-                     f"(full credit ≥ {AUROC_FULL:g}, half ≥ {AUROC_HALF:g}): {verdict}")
+                     f"(full credit ≥ {AUROC_FULL:g}, half ≥ {AUROC_HALF:g}): {repeat_problem or verdict}")
     figures = _energy_figure(ctx, histograms)
     return Outcome(earned / sum(TRAIN_POINTS.values()),
-                   f"train_ebm(train digits, n_iters={TRAIN_ITERS}, seed=0) on {len(train):,} digits; AUROC = P(a held-out "
-                   "digit gets lower energy than a negative image):\n" + "\n".join(lines), figures)
+                   f"train_ebm(train digits, n_iters={plan.n_iters}, seed=0) on {len(train):,} digits; AUROC = P(a held-out "
+                   "digit gets lower energy than a negative image), all energies asked for in one shuffled batch:\n"
+                   + "\n".join(lines), figures)
 
 
 def _energy_figure(ctx: CheckContext, energies: dict[str, np.ndarray]) -> tuple[str, ...]:
@@ -591,10 +792,34 @@ def rating_fraction(confidence: float, classes: int, frechet: float) -> tuple[fl
     return float(np.mean(list(parts.values()))), parts
 
 
+CHECKPOINT_BUDGET_S = 180  # all the sampler's queries together (x --time-scale)
+
+
+def _checkpoint_query(ctx: CheckContext, net: Handle, deadline: float) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """The sampler's `query`: the loaded model's energies and input gradients, asked of the student's process, checked for shape."""
+    scale = ctx.options.limits.time_scale
+
+    def query(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        left = (deadline - time.monotonic()) / scale
+        if left <= 0:
+            raise StudentCodeError("timeout", f"sampling did not finish within {CHECKPOINT_BUDGET_S * scale:.0f} s (time limit)")
+        answer = ctx.probe("energies_and_grads", net, x, timeout_s=left)
+        if not isinstance(answer, dict):
+            raise WrongOutput(f"the energy query returned {describe(answer)}")
+        energy = as_array(answer.get("energy"), "EnergyNet()(x) with p3_energy.pt loaded", allow_nan=True)
+        if energy.size != len(x):
+            raise WrongOutput(f"EnergyNet()(x) with p3_energy.pt loaded has shape {energy.shape} for {len(x)} images; the contract says ({len(x)},)")
+        grad = as_array(answer.get("grad"), "the energy's input gradient", shape=x.shape, allow_nan=True)
+        return energy.reshape(-1), np.nan_to_num(grad, nan=0.0, posinf=0.0, neginf=0.0)
+    return query
+
+
 @check("3.checkpoint", part="3", points=10, module=P3, timeout_s=180,
        title="p3_energy.pt: loads into your EnergyNet; samples from the grader's Langevin sampler rated by a digit classifier")
 def check_checkpoint(ctx: CheckContext) -> Outcome:
-    from grader.oracles.mnist_judge import SAMPLER, rate_samples  # noqa: PLC0415 - torch only when Problem 3 runs
+    from grader.mnist import load_mnist  # noqa: PLC0415 - torch only when Problem 3 runs
+    from grader.oracles.mnist_judge import (  # noqa: PLC0415
+        MEMORISED_ALLOWANCE, MEMORISED_RMS, SAMPLER, drive_langevin, memorisation_factor, nearest_digit_distances, rate_samples)
 
     path = ctx.submission.file(CHECKPOINT)
     if path is None:
@@ -607,17 +832,33 @@ def check_checkpoint(ctx: CheckContext) -> Outcome:
         if not torch.cuda.is_available():
             return Outcome(0.0, f"grader configuration: --device {device} was given but CUDA is not available on this "
                                 "machine; grade again with --device cpu (this is not the submission's fault).")
-    report = ctx.probe("checkpoint_samples", ctx.ref("EnergyNet"), str(path), SAMPLES, ctx.seed("3.sampler", SAMPLER_SEED), device=device, **SAMPLER)
+    net = ctx.call("EnergyNet", keep=True)
+    if not isinstance(net, Handle):
+        return Outcome(0.0, f"EnergyNet() gave {describe(net)}, not a model")
+    report = ctx.probe("load_checkpoint", net, str(path), device=device)
+    if not isinstance(report, dict):
+        return Outcome(0.0, f"loading p3_energy.pt into EnergyNet() answered {describe(report)}")
     if report.get("grader_error"):
         return Outcome(0.0, f"grader configuration: {report['problem']}; grade again with --device cpu (not the submission's fault).")
-    if report["problem"]:
+    if report.get("problem"):
         return Outcome(0.0, f"{report['problem']}.")
-    samples = as_array(report["samples"], "samples", shape=(SAMPLES, *IMAGE), allow_nan=True)
+    deadline = time.monotonic() + CHECKPOINT_BUDGET_S * ctx.options.limits.time_scale
+    run = drive_langevin(_checkpoint_query(ctx, net, deadline), SAMPLES, seed=ctx.seed("3.sampler", SAMPLER_SEED), **SAMPLER)
+    if run.problem:
+        return Outcome(0.0, f"The grader samples p3_energy.pt itself and asks your EnergyNet only for energies and "
+                            f"their input gradients, which it cross-checks; a cross-check failed, so the samples cannot be "
+                            f"trusted: {run.problem}.")
+    samples = run.samples.numpy().astype(np.float64)
     import torch  # noqa: PLC0415
 
-    rating = rate_samples(torch.from_numpy(samples.astype(np.float32)))
-    fraction, parts = rating_fraction(rating.mean_confidence, rating.n_classes, rating.frechet)
-    notes = "".join(f" Note: {note}." for note in report.get("notes", []))
+    rating = rate_samples(run.samples)
+    quality, parts = rating_fraction(rating.mean_confidence, rating.n_classes, rating.frechet)
+    digits = np.concatenate([load_mnist(split, ctx.options.mnist_root)[0].numpy() for split in ("train", "heldout")])
+    distances = nearest_digit_distances(run.samples, torch.from_numpy(digits))
+    copies = int(np.sum(distances < MEMORISED_RMS))
+    factor = memorisation_factor(copies, SAMPLES)
+    fraction = quality * factor
+    notes = "".join(f" Note: {note}." for note in report.get("notes", []) if isinstance(note, str))
     nans = int(np.sum(~np.isfinite(samples)))
     if nans:
         notes += f" {nans} sample values were NaN/inf (rated as black pixels)."
@@ -627,14 +868,20 @@ def check_checkpoint(ctx: CheckContext) -> Outcome:
              f"- digit classes among the argmaxes (≥ {rating.min_count} samples each): {rating.n_classes} of 10 "
              f"(noise 1, full credit ≥ {full['classes'][1]}; the reference 9); histogram 0-9: {list(rating.class_histogram)}",
              f"- Fréchet distance of the classifier's features to held-out digits {rating.frechet:.0f} (noise ≈ 1,430, "
-             f"full credit ≤ {full['frechet'][1]:g}; the reference ≈ 320; 200 real digits ≈ 20)"]
+             f"full credit ≤ {full['frechet'][1]:g}; the reference ≈ 320; 200 real digits ≈ 20)",
+             f"- memorisation: {copies} of {SAMPLES} samples are near-copies of MNIST digits the grader holds (root-mean-square "
+             f"pixel distance to the nearest one below {MEMORISED_RMS:g}, which 1 % of new real digits are; the reference's "
+             f"samples are ≥ 0.27 away; smallest here {float(np.min(distances)):.3f}; up to {MEMORISED_ALLOWANCE:.0%} cost "
+             "nothing)" + (f": FLAGGED, the sample-quality credit is multiplied by {factor:.2f}" if factor < 1 else ": ok")]
     figures = _samples_figure(ctx, samples, rating.mean_confidence, rating.n_classes, rating.frechet)
-    return Outcome(fraction, f"{SAMPLES} chains of {SAMPLER['n_steps']} SGLD steps from uniform noise on your EnergyNet with "
-                             f"p3_energy.pt loaded (step_size {SAMPLER['step_size']:g}, noise_std {SAMPLER['noise_std']:g}, "
-                             f"grad_clip {SAMPLER['grad_clip']:g}: the settings the template states), rated by the grader's "
-                             "digit classifier; each rating scores linearly from the noise level (0) to the full-credit "
-                             f"level, and the check gets their mean ({', '.join(f'{k} {v:.2f}' for k, v in parts.items())})."
-                             f"{notes}\n" + "\n".join(lines), figures)
+    return Outcome(fraction, f"{SAMPLES} chains of {SAMPLER['n_steps']} SGLD steps from uniform noise, run by the grader, on "
+                             f"your EnergyNet with p3_energy.pt loaded (step_size {SAMPLER['step_size']:g}, noise_std "
+                             f"{SAMPLER['noise_std']:g}, grad_clip {SAMPLER['grad_clip']:g}: the settings the template states; "
+                             "your process is asked only for energies and input gradients, cross-checked by finite "
+                             "differences), rated by the grader's digit classifier; each rating scores linearly from the "
+                             "noise level (0) to the full-credit level, and the check gets their mean "
+                             f"({', '.join(f'{k} {v:.2f}' for k, v in parts.items())}), reduced when more than "
+                             f"{MEMORISED_ALLOWANCE:.0%} of the samples are copies of digits.{notes}\n" + "\n".join(lines), figures)
 
 
 REFERENCE_SAMPLES = "p3_reference_samples.npz"  # 64 samples of the reference checkpoint (benchmarks/bench_p3.py writes it)

@@ -1,4 +1,4 @@
-"""A small MNIST classifier that judges Problem 3 samples, and the grader's own Langevin sampler.
+"""A small MNIST classifier that judges Problem 3 samples, the grader's own Langevin sampler, a memorisation test.
 
 Samples of an energy model are rated the way a person would look at them: does a classifier
 trained on real digits recognise them (mean top-class confidence), do they cover the ten digits
@@ -7,27 +7,31 @@ have the statistics of real held-out digits (a Fréchet distance, as in FID, but
 classifier's penultimate layer). The classifier was also taught to answer "nothing" (a uniform
 prediction) on noise and scrambled digits, so confidence on junk is low.
 
-Nothing here imports `reference/`. The sampler, `grader_langevin`, is written independently of
-it and lives in `grader/runner/child_library.py`, because it must run in the student's process
-beside their model (a submitted checkpoint is loaded into the student's own `EnergyNet`); it is
-re-exported here so that the parent (benchmarks, tests) samples with the very same code.
+Nothing here imports `reference/`. The sampler runs in the grader's process: `drive_langevin`
+owns the chain (start, noise, clip, clamp) and asks a `query` only for energies and input
+gradients at the current states. For a submitted checkpoint the query is answered by the
+student's process, so `drive_langevin` also cross-checks the answers (finite differences along
+random directions at a few steps, and repeated queries that must agree); `grader_langevin`
+is the same sampler on an energy that lives in this process (benchmarks, tests).
 
     rating = rate_samples(grader_langevin(energy, n=200, seed=0, **SAMPLER))
+    run = drive_langevin(query, n=200, seed=0, **SAMPLER)   # run.samples, run.problem
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch import nn
 
 from grader.mnist import load_mnist
-from grader.runner.child_library import grader_langevin
 
-__all__ = ["SAMPLER", "SampleRating", "DigitClassifier", "features", "frechet_distance", "grader_langevin",
-           "load_classifier", "predict_proba", "rate_samples"]
+__all__ = ["MEMORISED_ALLOWANCE", "MEMORISED_RMS", "SAMPLER", "ChainRun", "DigitClassifier", "SampleRating", "drive_langevin", "features",
+           "frechet_distance", "grader_langevin", "load_classifier", "memorisation_factor", "nearest_digit_distances", "predict_proba", "rate_samples"]
 
 CLASSIFIER_PATH = Path(__file__).resolve().parents[2] / "assets" / "mnist_classifier.pt"
 N_CLASSES = 10
@@ -161,3 +165,132 @@ def _heldout_statistics() -> tuple[np.ndarray, np.ndarray]:
 def _as_images(images: torch.Tensor) -> torch.Tensor:
     images = torch.as_tensor(images).detach().to("cpu", torch.float32).reshape(-1, 1, 28, 28)
     return torch.nan_to_num(images, nan=-1.0).clamp(-1.0, 1.0)
+
+
+# ---------------------------------------------------------------------------------- the sampler
+Query = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # x (N, *shape) float32 -> (E (N,), ∇_x Σ E like x)
+
+AUDIT_STEPS = 3  # steps at which the answers are cross-checked by finite differences
+FD_H = 1e-2  # central-difference step along a unit direction per image
+FD_RTOL = 0.05  # |FD - <g, v>| over the batch (2-norm), relative to |<g, v>|
+FD_ATOL_ULPS = 64.0  # plus float32 rounding of the two energies: 64 ulps of |E| (measured: < 1), divided by 2h
+REPEAT_RTOL = 1e-4  # a repeated query: energies and gradients agree to 1e-4 of their largest entry
+_ULP32 = float(np.finfo(np.float32).eps)
+
+
+@dataclass(frozen=True)
+class ChainRun:
+    """What `drive_langevin` produced: the final states (n, *shape), and the first failed cross-check (None if all passed)."""
+
+    samples: torch.Tensor
+    problem: str | None
+    queries: int
+
+
+def drive_langevin(query: Query, n: int, n_steps: int, step_size: float, noise_std: float, seed: int,
+                   grad_clip: float | None = None, shape: tuple[int, ...] = (1, 28, 28), audit: bool = True) -> ChainRun:
+    """`n` chains of plain SGLD from uniform noise in [-1, 1], driven here; `query` supplies energies and gradients.
+
+    x <- clamp(x - step_size * clip(g) + noise_std * eps, -1, 1) with g from `query(x)`. All
+    randomness comes from a CPU generator seeded by `seed`, so the same energy gives the same
+    chains on every run. With `audit`, at `AUDIT_STEPS` steps drawn from a second generator the
+    energies at x ± FD_H v (v a random unit direction per image) must give the directional
+    derivative <g, v> by central differences, and at the end the states of those steps are queried
+    again and must get the same answers. A failed check stops the chain: `problem` says which.
+    """
+    generator = torch.Generator().manual_seed(int(seed))
+    audit_rng = np.random.default_rng([int(seed), 3907])
+    audited = set(audit_rng.choice(n_steps, size=min(AUDIT_STEPS, n_steps), replace=False).tolist()) if audit and n_steps else set()
+    x = (torch.rand(n, *shape, generator=generator) * 2 - 1).numpy()
+    queries, first_answers = 0, []
+    for step in range(int(n_steps)):
+        energy, grad = query(x)
+        queries += 1
+        if step in audited:
+            problem = _finite_difference_problem(query, x, energy, grad, audit_rng, step)
+            queries += 2
+            if problem:
+                return ChainRun(torch.from_numpy(x), problem, queries)
+            first_answers.append((step, x.copy(), energy, grad))
+        g = torch.tensor(np.asarray(grad, dtype=np.float32))  # a copy: updated in place below
+        if grad_clip is not None:
+            g.clamp_(-grad_clip, grad_clip)
+        kick = torch.randn(x.shape, generator=generator)
+        x = torch.from_numpy(x.copy()).sub_(g, alpha=step_size).add_(kick, alpha=noise_std).clamp_(-1.0, 1.0).numpy()
+    for step, state, energy, grad in first_answers:
+        again_energy, again_grad = query(state)
+        queries += 1
+        for name, first, again in (("energies", energy, again_energy), ("gradients", grad, again_grad)):
+            scale = max(float(np.max(np.abs(first))), 1e-12)
+            worst = float(np.max(np.abs(np.asarray(again, np.float64) - first)))
+            if worst > REPEAT_RTOL * scale:
+                return ChainRun(torch.from_numpy(x), f"the same images (the states of step {step}) queried twice got different "
+                                f"{name} (largest difference {worst:.3g}, {worst / scale:.2g} of the largest entry): "
+                                "the energy must be a function of the images alone", queries)
+    return ChainRun(torch.from_numpy(x), None, queries)
+
+
+def _finite_difference_problem(query: Query, x: np.ndarray, energy: np.ndarray, grad: np.ndarray,
+                               rng: np.random.Generator, step: int) -> str | None:
+    """None if (E(x + h v) - E(x - h v)) / 2h ≈ <g, v> over the batch (v: a random unit direction per image)."""
+    v = rng.normal(size=x.shape)
+    v /= np.linalg.norm(v.reshape(len(v), -1), axis=1).reshape(-1, *([1] * (x.ndim - 1)))
+    up, _ = query((x + FD_H * v).astype(np.float32))
+    down, _ = query((x - FD_H * v).astype(np.float32))
+    up, down = np.asarray(up, np.float64), np.asarray(down, np.float64)
+    numeric = (up - down) / (2 * FD_H)
+    analytic = np.sum(np.asarray(grad, np.float64).reshape(len(x), -1) * v.reshape(len(x), -1), axis=1)
+    rounding = FD_ATOL_ULPS * _ULP32 * np.maximum(np.maximum(np.abs(up), np.abs(down)), 1e-6) / (2 * FD_H)
+    error = float(np.linalg.norm(numeric - analytic))
+    if error <= FD_RTOL * float(np.linalg.norm(analytic)) + float(np.linalg.norm(rounding)):
+        return None
+    return (f"the gradients returned at step {step} do not match the energies: along random directions, finite "
+            f"differences of the energies (h = {FD_H:g}) differ from <gradient, direction> by {error:.3g} "
+            f"(2-norm over {len(x)} images; the directional derivatives themselves have norm "
+            f"{float(np.linalg.norm(analytic)):.3g}, tolerance {FD_RTOL:.0%} plus float32 rounding)")
+
+
+def autograd_query(energy: Callable[[torch.Tensor], torch.Tensor]) -> Query:
+    """A `query` for an energy that lives in this process: energies and ∇_x Σ E by autograd (parameters left alone)."""
+
+    def query(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        point = torch.from_numpy(np.asarray(x, np.float32)).requires_grad_(True)
+        with torch.enable_grad():
+            e = energy(point)
+            (g,) = torch.autograd.grad(e.sum(), point)
+        return e.detach().numpy(), g.numpy()
+
+    return query
+
+
+def grader_langevin(energy: Callable[[torch.Tensor], torch.Tensor], n: int, n_steps: int, step_size: float,
+                    noise_std: float, seed: int, grad_clip: float | None = None,
+                    shape: tuple[int, ...] = (1, 28, 28)) -> torch.Tensor:
+    """The grader's sampler on an energy in this process: the same chains `drive_langevin` gives a student's model."""
+    return drive_langevin(autograd_query(energy), n, n_steps, step_size, noise_std, seed, grad_clip, shape, audit=False).samples
+
+
+# ---------------------------------------------------------------------------------- memorisation
+# A sample closer than this to a digit the grader holds (root-mean-square pixel distance, images in [-1, 1]) is a
+# near-copy. Embedded subset: 1.1 % of the held-out digits fall this close to a training digit (the closest at 0.084);
+# the reference's samples are >= 0.27 from every digit; chains of an energy that only stores 20 training digits end
+# 0.056-0.088 from them (the sampler's large step keeps them moving around the stored digit).
+MEMORISED_RMS = 0.12
+# The share of near-copies that costs nothing (4x the rate of new real digits); above it, credit falls to 0 at 100 %.
+MEMORISED_ALLOWANCE = 0.05
+
+
+def memorisation_factor(copies: int, n: int) -> float:
+    """The multiplier of the sample-quality credit when `copies` of `n` samples are near-copies of digits."""
+    share = copies / n
+    return max(0.0, 1.0 - max(0.0, share - MEMORISED_ALLOWANCE) / (1.0 - MEMORISED_ALLOWANCE))
+
+
+def nearest_digit_distances(samples: torch.Tensor | np.ndarray, digits: torch.Tensor | np.ndarray, batch: int = 1000) -> np.ndarray:
+    """Root-mean-square pixel distance (images in [-1, 1]) of each sample (N, 1, 28, 28) to its nearest digit in `digits`."""
+    a = _as_images(torch.as_tensor(samples)).reshape(len(samples), -1)  # float32: squared distances err < 1e-3 of 0.12² x 784
+    best = torch.full((len(a),), float("inf"))
+    for chunk in torch.as_tensor(digits).reshape(len(digits), -1).float().split(batch):
+        squared = (a * a).sum(1, keepdim=True) - 2 * a @ chunk.T + (chunk * chunk).sum(1)
+        best = torch.minimum(best, squared.min(1).values)
+    return (best.clamp_min(0.0) / a.shape[1]).sqrt().numpy()

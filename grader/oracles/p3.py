@@ -54,12 +54,19 @@ def random_precision(rng: np.random.Generator, dim: int, low: float, high: float
 # ---------------------------------------------------------------------------------- SGLD
 def sgld_expected(x: np.ndarray, case: GaussianCase, eta: float, sigma: float, eps: np.ndarray,
                   clip: float | None = None, *, ascent: bool = False, use_noise: bool = True,
-                  clamp: bool = True, clip_update: bool = False) -> np.ndarray:
-    """clamp(x - eta clip(g) + sigma eps, -1, 1) with g = s P (x - m); the keywords build classic mistakes.
+                  clamp: bool = True, clip_update: bool = False, noise_first: bool = False,
+                  clamp_between: bool = True) -> np.ndarray:
+    """clamp(x - eta clip(g) + sigma eps, -1, 1) with g = s P (x - m); the keywords build classic mistakes and variants.
 
     ascent: + eta g; use_noise=False: no noise term; clamp=False: no clamp to [-1, 1];
-    clip_update: the clip applied to eta * g instead of g.
+    clip_update: the clip applied to eta * g instead of g; noise_first: the order of some public
+    tutorials, y = x + sigma eps (clamped to [-1, 1] when `clamp_between`), then the gradient step
+    taken at y: clamp(y - eta clip(g(y)), -1, 1).
     """
+    if noise_first:
+        y = x + sigma * eps if use_noise else x
+        y = np.clip(y, -1.0, 1.0) if clamp_between else y
+        return sgld_expected(y, case, eta, 0.0, np.zeros_like(y), clip, ascent=ascent, clamp=clamp, clip_update=clip_update)
     g = case.grad(x)
     if clip is not None and not clip_update:
         g = np.clip(g, -clip, clip)
@@ -80,13 +87,15 @@ def clipped_descent_path(x0: np.ndarray, case: GaussianCase, n_steps: int, eta: 
     return x
 
 
-def chain_law(case: GaussianCase, n_steps: int, eta: float, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+def chain_law(case: GaussianCase, n_steps: int, eta: float, sigma: float, noise_first: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The exact law of x_n - m - Aⁿ (x_0 - m) for x <- x - eta s P (x - m) + sigma ξ (no clamp).
 
     With A = I - eta s P, x_n = m + Aⁿ (x_0 - m) + Σ_{k<n} A^k sigma ξ_k, so given x_0 the chain
     is Gaussian with covariance sigma² Σ_{k<n} A^{2k}. Returns (Aⁿ, that covariance). As n → ∞
     the covariance tends to the discrete stationary one, the solution of Σ = A Σ Aᵀ + sigma² I,
-    which is sigma² (I - A²)⁻¹ — not the continuous-time sigma²/(2 eta) (sP)⁻¹.
+    which is sigma² (I - A²)⁻¹ — not the continuous-time sigma²/(2 eta) (sP)⁻¹. With
+    `noise_first` (the noise added before the gradient is taken: x <- y - eta s P (y - m),
+    y = x + sigma ξ) each kick is also multiplied by A: the covariance is sigma² Σ_{1≤k≤n} A^{2k}.
     """
     eigenvalues, vectors = np.linalg.eigh(case.scale * case.precision)
     a = 1.0 - eta * eigenvalues
@@ -94,6 +103,8 @@ def chain_law(case: GaussianCase, n_steps: int, eta: float, sigma: float) -> tup
         raise ValueError("eta too large: the chain does not contract")
     power = (vectors * a**n_steps) @ vectors.T
     variances = sigma**2 * (1 - a ** (2 * n_steps)) / (1 - a**2)
+    if noise_first:
+        variances = variances * a**2
     return power, (vectors * variances) @ vectors.T
 
 

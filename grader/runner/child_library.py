@@ -85,17 +85,32 @@ class MLP(nn.Module):
 
 
 class GaussianEnergy(nn.Module):
-    """E(x) = 0.5 (x - m)^T P (x - m) over flattened x, with precision P: returns (N,)."""
+    """E(x) = 0.5 s (x - m)^T P (x - m) over flattened x, with precision P and a parameter s = 1: returns (N,).
 
-    def __init__(self, mean: torch.Tensor, precision: torch.Tensor):
+    With `held_grad` given, s.grad starts at that value and E gains the term
+    `tilt * (s.grad - held_grad) * Σ x`, zero while s.grad is left alone: a step that changes the
+    energy's parameter gradients (.backward() accumulates, zero_grad() erases) shifts every later
+    gradient ∇_x E by a known constant, so the side effect shows in the values later calls return.
+    """
+
+    def __init__(self, mean: torch.Tensor, precision: torch.Tensor, held_grad: float | None = None, tilt: float = 0.0):
         super().__init__()
         self.register_buffer("mean", mean.float())
         self.register_buffer("precision", precision.float())
         self.scale = nn.Parameter(torch.ones(()))  # a parameter whose .grad must stay untouched
+        self.held_grad, self.tilt = (None if held_grad is None else float(held_grad)), float(tilt)
+        if self.held_grad is not None:
+            self.scale.grad = _full_like(_detach(self.scale), self.held_grad)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        d = x.reshape(x.shape[0], -1) - self.mean
-        return 0.5 * self.scale * ((d @ self.precision) * d).sum(dim=1)
+        flat = x.reshape(x.shape[0], -1)
+        d = flat - self.mean
+        energy = 0.5 * self.scale * ((d @ self.precision) * d).sum(dim=1)
+        if self.held_grad is None:
+            return energy
+        held = self.scale.grad
+        drift = (0.0 if held is None else float(held)) - self.held_grad
+        return energy if drift == 0.0 else energy + self.tilt * drift * flat.sum(dim=1)
 
 
 class LearnableGaussianEnergy(nn.Module):
@@ -135,85 +150,32 @@ def batch_jacobian(fn: Callable[[torch.Tensor], Any], x: torch.Tensor) -> torch.
 
 
 # ---------------------------------------------------------------------------------- Problem 3
-def grader_langevin(energy_fn: Callable[[torch.Tensor], torch.Tensor], n: int, n_steps: int, step_size: float,
-                    noise_std: float, seed: int, grad_clip: float | None = None, device: str = "cpu",
-                    shape: tuple[int, ...] = (1, 28, 28)) -> torch.Tensor:
-    """The grader's own sampler: `n` chains (n, *shape) of plain SGLD from uniform noise in [-1, 1].
-
-    x <- clamp(x - step_size * clip(grad_x sum E(x)) + noise_std * eps, -1, 1). All randomness
-    comes from a CPU generator seeded by `seed` (moved to `device` afterwards), so the same
-    energy gives the same chains on every run and, up to rounding, on every device. Only x's
-    gradient is taken: the energy's parameter gradients are left alone. Returns a detached CPU tensor.
-    """
-    generator = _Generator().manual_seed(int(seed))
-    x = (_rand(n, *shape, generator=generator) * 2 - 1).to(device)
-    for _ in range(int(n_steps)):
-        x = _detach(x).requires_grad_(True)
-        with _enable_grad():
-            (grad,) = _grad(energy_fn(x).sum(), x)
-        if grad_clip is not None:
-            grad = _clamp(grad, min=-grad_clip, max=grad_clip)
-        kick = _randn(x.shape, generator=generator).to(device)
-        x = _clamp(_detach(x) - step_size * grad + noise_std * kick, -1.0, 1.0)
-    return _detach(x).cpu()
-
-
+# Probes here do mechanical work only (call the student's objects, load a file into their class,
+# evaluate energies and gradients) and return raw data. Nothing they return is believed as
+# such: `grader/checks/p3.py` compares it with the parent's oracles or cross-checks it
+# (docs/threat_model/p3.md says, number by number, why forging gains nothing).
 def sgld_side_effects(sgld_step: Callable[..., Any], energy: nn.Module, x: torch.Tensor, step_size: float, noise_std: float,
                       noise: torch.Tensor | None = None, grad_clip: float | None = None) -> dict[str, Any]:
-    """Call a student's `sgld_step` twice and report what it changed besides its result.
+    """Call a student's `sgld_step` three times on one energy; return the results and the state around them.
 
-    First on a leaf `x` that requires grad and holds `x.grad = 7` while the energy's first
-    parameter holds `.grad = 3`; then on a plain `x` with the parameter's `.grad` None. Returns
-    `{"out": the first result, "flags": {name: bool}}`; every flag is True for a correct step.
+    Calls 1 and 2 take the same leaf `x` (requires grad, `x.grad` = 7), call 3 a plain copy of x.
+    Returns `{"outs": [3 results], "leaf", "leaf_grad", "plain", "plain_requires_grad",
+    "plain_has_grad", "param_grad"}` (the leaf's values and .grad afterwards, the plain copy's,
+    and the energy's first parameter's .grad): data that the parent judges.
     """
     param = next(iter(energy.parameters()))
     leaf = x.clone().requires_grad_(True)
     leaf.grad = _full_like(x, 7.0)
-    values = x.clone()
-    param.grad = _full_like(_detach(param), 3.0)
-    out = sgld_step(leaf, energy, step_size, noise_std, noise=noise, grad_clip=grad_clip)
-    flags = {
-        "result_detached": not (_is_tensor(out) and (out.requires_grad or out.grad_fn is not None)),
-        "x_grad_kept": leaf.grad is not None and _equal(leaf.grad, _full_like(x, 7.0)),
-        "x_values_kept": _equal(_detach(leaf), values),
-        "param_grad_kept": param.grad is not None and _equal(param.grad, _full_like(_detach(param), 3.0)),
-    }
-    param.grad = None
+    outs = [sgld_step(leaf, energy, step_size, noise_std, noise=noise, grad_clip=grad_clip) for _ in range(2)]
     plain = x.clone()
-    second = sgld_step(plain, energy, step_size, noise_std, noise=noise, grad_clip=grad_clip)
-    flags.update(
-        result_detached=flags["result_detached"] and not (_is_tensor(second) and (second.requires_grad or second.grad_fn is not None)),
-        plain_x_kept=not plain.requires_grad and plain.grad is None and _equal(_detach(plain), values),
-        param_grad_still_none=param.grad is None or not bool((param.grad != 0).any()),
-    )
-    return {"out": _detach(out) if _is_tensor(out) else out, "flags": flags}
-
-
-def stored_rows(obj: Any, row_numel: int) -> float:
-    """Rows of `row_numel` numbers held in tensors reachable from `obj`'s attributes (two levels deep)."""
-    seen: set[int] = set()
-
-    def numbers(value: Any, depth: int) -> int:
-        if id(value) in seen or depth > 3:
-            return 0
-        seen.add(id(value))
-        if _is_tensor(value):
-            return value.numel() if value.numel() % row_numel == 0 else 0
-        if type(value).__module__ == "numpy" and hasattr(value, "size"):
-            return int(value.size) if int(value.size) % row_numel == 0 else 0
-        if isinstance(value, (list, tuple, set, frozenset)) or type(value).__name__ == "deque":
-            return sum(numbers(item, depth + 1) for item in value)
-        if isinstance(value, Mapping):
-            return sum(numbers(item, depth + 1) for item in value.values())
-        if hasattr(value, "__dict__") and not isinstance(value, type) and depth < 2:
-            return sum(numbers(item, depth + 1) for item in vars(value).values())
-        return 0
-
-    return numbers(obj, 0) / row_numel
+    outs.append(sgld_step(plain, energy, step_size, noise_std, noise=noise, grad_clip=grad_clip))
+    return {"outs": outs, "leaf": _detach(leaf), "leaf_grad": leaf.grad, "plain": _detach(plain),
+            "plain_requires_grad": bool(plain.requires_grad), "plain_has_grad": plain.grad is not None,
+            "param_grad": None if param.grad is None else _detach(param.grad)}
 
 
 def loss_and_grads(loss_fn: Callable[..., Any], energy: nn.Module, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """`loss_fn(energy, *args, **kwargs)` and the gradients of that loss w.r.t. the energy's parameters."""
+    """`loss_fn(energy, *args, **kwargs)` and the autograd gradients of that loss w.r.t. the energy's parameters."""
     loss = loss_fn(energy, *args, **kwargs)
     report: dict[str, Any] = {"loss": _detach(loss) if _is_tensor(loss) else loss, "grads": None,
                               "attached": _is_tensor(loss) and loss.requires_grad}
@@ -226,11 +188,9 @@ def loss_and_grads(loss_fn: Callable[..., Any], energy: nn.Module, *args: Any, *
 
 def model_energies(model: Callable[[torch.Tensor], Any], x: torch.Tensor, batch_size: int = 250) -> Any:
     """A trained model's energies of `x` in eval mode, without autograd, in batches on the model's device."""
-    device = "cpu"
+    device = _model_device(model)
     if isinstance(model, nn.Module):
         model.eval()
-        first = next(iter(model.parameters()), None)
-        device = first.device if first is not None else device
     with _no_grad():
         outputs = [model(chunk.to(device)) for chunk in x.split(batch_size)]
     if not all(_is_tensor(out) for out in outputs):
@@ -238,16 +198,19 @@ def model_energies(model: Callable[[torch.Tensor], Any], x: torch.Tensor, batch_
     return _cat([_detach(out).float().cpu() for out in outputs])
 
 
+def _model_device(model: Any) -> Any:
+    first = next(iter(model.parameters()), None) if isinstance(model, nn.Module) else None
+    return first.device if first is not None else "cpu"
+
+
 _WRAPPER_PREFIXES = ("module.", "_orig_mod.")  # nn.DataParallel / DistributedDataParallel, torch.compile
 
 
-def checkpoint_samples(net_class: Callable[[], nn.Module], path: str, n: int, seed: int, n_steps: int, step_size: float,
-                       noise_std: float, grad_clip: float | None = None, device: str = "cpu") -> dict[str, Any]:
-    """Load a submitted state_dict into the student's `net_class()` and sample it with `grader_langevin`.
+def load_checkpoint(net: nn.Module, path: str, device: str = "cpu") -> dict[str, Any]:
+    """Load a submitted state_dict into `net` (a fresh `EnergyNet()` behind a handle), in eval mode on `device`.
 
-    Returns `{"problem": text}` when the file is not a state_dict that fits `net_class()`, or
-    `{"problem": None, "samples": (n, 1, 28, 28), "notes": [...]}`. Exceptions raised by the
-    student's class propagate (they are the student's).
+    Returns `{"problem": text}` when the file is not a state_dict that fits the net, else
+    `{"problem": None, "notes": [...]}`. Exceptions raised by the student's class propagate.
     """
     if device.startswith("cuda") and not torch.cuda.is_available():
         return {"problem": f"device {device!r} was requested but CUDA is not available in the grading process",
@@ -268,7 +231,6 @@ def checkpoint_samples(net_class: Callable[[], nn.Module], path: str, n: int, se
         if state and all(k.startswith(prefix) for k in state):
             state = {k[len(prefix):]: v for k, v in state.items()}
             notes.append(f"removed the {prefix!r} prefix of every key (a wrapped model was saved)")
-    net = net_class()
     expected = net.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
@@ -282,17 +244,34 @@ def checkpoint_samples(net_class: Callable[[], nn.Module], path: str, n: int, se
     net.to(device).eval()
     for p in net.parameters():
         p.requires_grad_(False)
-    samples = grader_langevin(net, n, n_steps, step_size, noise_std, seed, grad_clip, device)
-    return {"problem": None, "samples": samples, "notes": notes}
+    return {"problem": None, "notes": notes}
+
+
+def energies_and_grads(model: Callable[[torch.Tensor], Any], x: torch.Tensor) -> dict[str, Any]:
+    """`{"energy": model(x), "grad": ∇_x Σ model(x)}` of images `x` on the model's device, returned to the CPU.
+
+    What the parent's Langevin sampler (`grader.oracles.mnist_judge.drive_langevin`) asks for at
+    every step; the parent cross-checks the answers (finite differences, repeated calls).
+    """
+    device = _model_device(model)
+    if getattr(device, "type", "cpu") == "cuda":  # TF32 convolutions (cuDNN's default) round far above float32's finite differences
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    point = _detach(x.to(device)).requires_grad_(True)
+    with _enable_grad():
+        energy = model(point)
+        if not _is_tensor(energy):
+            return {"energy": energy, "grad": None}
+        (grad,) = _grad(energy.sum(), point, allow_unused=True)
+    return {"energy": _detach(energy).float().cpu(), "grad": _zeros_like(x) if grad is None else _detach(grad).float().cpu()}
 
 
 PROBES: dict[str, Callable[..., Any]] = {
     "batch_jacobian": batch_jacobian,
     "sgld_side_effects": sgld_side_effects,
-    "stored_rows": stored_rows,
     "loss_and_grads": loss_and_grads,
     "model_energies": model_energies,
-    "checkpoint_samples": checkpoint_samples,
+    "load_checkpoint": load_checkpoint,
+    "energies_and_grads": energies_and_grads,
 }
 
 
