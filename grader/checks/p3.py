@@ -178,19 +178,25 @@ HELD_GRAD = 3.0  # the energy's parameter .grad before the calls
 GRAD_TILT = 1e-3  # E gains GRAD_TILT * (.grad - HELD_GRAD) * Σ x: a changed .grad moves later steps by step_size * that
 
 
-def _side_effects_case(ctx: CheckContext) -> Callable[[], tuple[float, str | None]]:
+def side_effects_advice(ctx: CheckContext) -> str | None:
+    """What `sgld_step` changed besides its result, as advice: None when nothing was seen.
+
+    Not scored: the state behind it (x, x.grad, the parameter's .grad, the results of three calls
+    on one energy) lives in the student's process, where submitted code can rewrite the probe
+    that reports it; a number the child can forge is never scored (docs/threat_model/p3.md).
+    """
     sc = step_cases()["plain"]
     energy = Build("gaussian_energy", {"mean": sc.case.mean.astype(np.float32), "precision": sc.case.precision.astype(np.float32),
                                        "held_grad": HELD_GRAD, "tilt": GRAD_TILT})
-
-    def run() -> tuple[float, str | None]:
+    try:
         report = ctx.probe("sgld_side_effects", ctx.ref("sgld_step"), energy, sc.x, sc.eta, sc.sigma, noise=sc.eps)
         flags = side_effect_flags(report, sc)
-        if not all(flag for name, flag in flags.items() if name != "repeatable"):
-            flags["repeatable"] = True  # explained by the state that changed
-        problems = list(dict.fromkeys(message for flag, message in SIDE_EFFECTS.items() if not flags[flag]))
-        return (0.0, "; ".join(problems)) if problems else (1.0, None)
-    return run
+    except (StudentCodeError, WrongOutput) as error:
+        return f"the side-effect probe could not run ({error})"
+    if not all(flag for name, flag in flags.items() if name != "repeatable"):
+        flags["repeatable"] = True  # explained by the state that changed
+    problems = list(dict.fromkeys(message for flag, message in SIDE_EFFECTS.items() if not flags[flag]))
+    return "; ".join(problems) or None
 
 
 def side_effect_flags(report: object, sc: StepCase) -> dict[str, bool]:
@@ -249,9 +255,12 @@ def _fresh_noise_case(ctx: CheckContext) -> Callable[[], tuple[float, str | None
        title="sgld_step: exact with injected noise (with and without grad_clip), fresh noise, no side effects")
 def check_sgld_step(ctx: CheckContext) -> Outcome:
     cases = [(f"injected noise, {sc.label}", _step_case(ctx, sc)) for sc in step_cases().values()]
-    cases += [("noise=None draws fresh standard normal noise", _fresh_noise_case(ctx)),
-              ("result detached; x, x.grad and the energy's parameter gradients untouched", _side_effects_case(ctx))]
+    cases += [("noise=None draws fresh standard normal noise", _fresh_noise_case(ctx))]
     fraction, lines = per_case(cases)
+    advice = side_effects_advice(ctx)
+    if advice:
+        lines += (f"\n- not scored, but the contract asks for it (the result detached; x, x.grad and the energy's parameter "
+                  f"gradients untouched): {advice}")
     return Outcome(fraction, "On quadratic energies E(x) = ½ (x - m)ᵀ P (x - m), against the closed form "
                              f"clamp(x - step_size P (x - m) + noise_std noise, -1, 1) (tolerance {STEP_ATOL:g}):\n{lines}")
 
