@@ -233,7 +233,9 @@ def train_ebm(images: torch.Tensor, n_iters: int, seed: int = 0) -> EnergyNet:
     Grading runs this with its defaults for 150 iterations on one CPU core, with a time limit of
     1.5 x 150 x your measured seconds per iteration (timed on 1 and 4 iterations), at least 150 s
     and at most 600 s (batch 128 with 60 steps fits); above about 2.7 s per iteration it runs
-    fewer iterations (as many as fit in 600 s, at least 50).
+    fewer iterations (as many as fit in 600 s, at least 50). With `grade --device cuda` the
+    images arrive on the GPU: build the model on `images.device` (`EnergyNet().to(images.device)`),
+    draw noise with `torch.randn_like` / `device=images.device`, and return the model there.
     """
     raise NotImplementedError("train_ebm")
 

@@ -689,7 +689,7 @@ def _timed_training(ctx: CheckContext, train: np.ndarray) -> tuple[float, float]
     seconds = {}
     for index, n_iters in enumerate((short, long, short)):
         started = time.monotonic()
-        ctx.call("train_ebm", train[:TIMING_DIGITS], n_iters, 0, seed=0, timeout_s=TRAIN_TIMEOUT_S / 2)
+        ctx.call("train_ebm", train[:TIMING_DIGITS], n_iters, 0, seed=0, timeout_s=TRAIN_TIMEOUT_S / 2, on_device=True)
         seconds[index] = time.monotonic() - started
     return min(seconds[0], seconds[2]), seconds[1]
 
@@ -738,7 +738,7 @@ def check_train_ebm(ctx: CheckContext) -> Outcome:
         budget += (f"; {TRAIN_ITERS} iterations would need more than {TRAIN_TIMEOUT_MAX_S} s, so the run has {plan.n_iters} "
                    "iterations (cheaper defaults would give your energy the full run)")
     try:
-        model = ctx.call("train_ebm", train, plan.n_iters, 0, seed=0, keep=True, timeout_s=plan.timeout_s)
+        model = ctx.call("train_ebm", train, plan.n_iters, 0, seed=0, keep=True, timeout_s=plan.timeout_s, on_device=True)
     except StudentCodeError as error:
         if error.kind != "timeout":
             raise
