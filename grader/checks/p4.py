@@ -65,11 +65,12 @@ NONLINEAR_MIN = 0.05  # after the perturbation, Jacobians across the points diff
 ROW_TOL = 1e-4  # |z of a point in one batch - z of it in another| / (1 + |z|): rows must not interact
 FD_OFFSETS = (2.0**-10, -(2.0**-10), 2.0**-12, -(2.0**-12), 2.0**-14, -(2.0**-14))  # one-sided differences of forward
 JACOBIAN_VERIFY_RTOL = 1e-2  # the child's autograd Jacobian against them (honest float32 flows: <= 5e-3)
-JACOBIAN_VERIFIED_SHARE = 0.95  # points where it must agree; the others (kinks on both sides) are left out
+JACOBIAN_VERIFIED_SHARE = 0.5  # points where it must agree; the others (kinks, steep spots) are left out of the comparison
 COUPLING_FD_STEP = 2.0**-5  # five-point central differences of coupling_forward (smooth tanh s/t networks)
 COUPLING_JACOBIAN_TOL = 1e-3  # |log_det - log|det ∂y/∂x|| and |off-diagonal| / (1 + max|J|): differences err <= 1e-4
 GRID_FAR = 0.5  # grid points this far from both arcs (10 σ) may fail without hiding any mass
 LOG_PROB_CHUNK = 2048  # rows per log_prob call on the large point sets
+GRID_RETRY_ROWS = 32  # a grid chunk whose log_prob raised is tried again in pieces this small
 Z_MEAN_TOL, Z_COV_TOL = 0.15, 0.2  # forward(sample(2000)) against N(0, I): ~7 standard errors
 BUG_SIGMAS = 4.0  # NLL below the entropy by more than this many standard errors: not a density
 MASS_TOL = 0.05  # |mass on the grid - 1|: correct flows 0.9988-1.0026; a missing standardisation log-det 0.43
@@ -380,6 +381,14 @@ def grid_mass(ctx: CheckContext, handle: Handle) -> GridMass:
             values[index] = per_point(ctx.call_method(handle, "log_prob", grid[index]), "log_prob on the grid", len(index), allow_nan=True)
         except (StudentCodeError, WrongOutput) as error:
             errors.append(str(error))
+            if isinstance(error, StudentCodeError) and error.kind != "exception":
+                continue  # a hang or a crash: no retries
+            for piece in np.array_split(index, max(1, len(index) // GRID_RETRY_ROWS)):  # fail only where it must
+                try:
+                    values[piece] = per_point(ctx.call_method(handle, "log_prob", grid[piece]), "log_prob on the grid",
+                                              len(piece), allow_nan=True)
+                except (StudentCodeError, WrongOutput):
+                    pass
     bad = np.isnan(values) | (values == np.inf)
     if not bad.any():
         with np.errstate(over="ignore"):
@@ -484,6 +493,9 @@ def diagnose_flow(x: np.ndarray, z: np.ndarray, log_det: np.ndarray, log_p: np.n
         problems.append("log_prob = log N(z) - log|det ∂z/∂x|: the log-determinant enters with the wrong sign")
     elif close(log_p, base):
         problems.append("log_prob = log N(z): the log-determinant is missing")
+    elif close(log_p, oracle.standard_logistic_logpdf(z) + true):
+        problems.append("log_prob = log Logistic(z) + log|det ∂z/∂x|: the base density is a standard logistic, but the contract's "
+                        "base is the standard normal N(0, I) (log_prob = log N(z; 0, I) + log|det ∂z/∂x|)")
     else:
         text = offset_text(log_p, expected)
         if text.startswith("off by the same constant") and abs(np.mean(log_p - expected) - np.log(2 * np.pi)) < 1e-2:
@@ -503,9 +515,9 @@ def verified_jacobian(claim: np.ndarray, values: np.ndarray) -> tuple[np.ndarray
     verified = mismatch <= JACOBIAN_VERIFY_RTOL
     if verified.mean() < JACOBIAN_VERIFIED_SHARE:
         return verified, (f"the autograd Jacobian of forward disagrees with differences of forward's own values at "
-                          f"{int((~verified).sum())} of {len(claim)} points (largest relative gap {np.max(mismatch):.2g}): forward is "
-                          "not a smooth function of x there (values computed outside autograd, e.g. with .detach(), "
-                          ".numpy() or .item(), or a step function?), so its Jacobian cannot be checked")
+                          f"{int((~verified).sum())} of {len(claim)} points (largest relative gap {np.max(mismatch):.2g}), so its "
+                          "log-determinant cannot be checked: is part of forward computed outside autograd (.detach(), .numpy(), "
+                          ".item()), or is forward not a smooth function of x?")
     return verified, None
 
 
@@ -537,8 +549,8 @@ def _flow_case(ctx: CheckContext, get_handle: Callable[[], Handle], perturbed: b
         fraction, problems = diagnose_flow(x[verified].astype(np.float64), z[verified], log_det[verified], log_p[verified],
                                            claim[verified], x_back[verified])
         if not verified.all():
-            problems.append(f"(left out: {int((~verified).sum())} points where forward has a kink too close to check its Jacobian)"
-                            if problems else None)
+            problems.append(f"({int((~verified).sum())} of {n} points left out: there differences of forward's values could "
+                            "not confirm its autograd Jacobian)" if problems else None)
         return fraction, "; ".join(p for p in problems if p) or None
     return run
 
@@ -624,7 +636,7 @@ def check_sample(ctx: CheckContext) -> Outcome:
     if np.max(np.abs(mean)) > Z_MEAN_TOL or np.max(np.abs(cov - np.eye(2))) > Z_COV_TOL:
         problems.append(f"forward(sample({N_SAMPLES})) has mean {np.round(mean, 2).tolist()} and covariance "
                         f"{np.round(cov, 2).tolist()}, not those of N(0, I): sample should push standard normal noise "
-                        "through inverse (the map from latent to data)")
+                        "through inverse (the map from latent to data); the base distribution is the standard normal")
     summary = (f"On RealNVP() with perturbed parameters: sample({N_SAMPLES}) has shape ({N_SAMPLES}, 2) and finite values; "
                f"mapped back by forward its mean is {np.round(mean, 3).tolist()} and its covariance within "
                f"{np.max(np.abs(cov - np.eye(2))):.3f} of the identity (tolerances {Z_MEAN_TOL:g} and {Z_COV_TOL:g})")

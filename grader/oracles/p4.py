@@ -103,6 +103,11 @@ def standard_normal_logpdf(z: np.ndarray) -> np.ndarray:
     return -0.5 * (z**2).sum(axis=1) - 0.5 * z.shape[1] * math.log(2 * math.pi)
 
 
+def standard_logistic_logpdf(z: np.ndarray) -> np.ndarray:
+    """log of the product of standard logistic densities, e^{-u} / (1 + e^{-u})^2, per row of `z` `(N, D)`."""
+    return -(np.abs(z) + 2 * np.log1p(np.exp(-np.abs(z)))).sum(axis=1)
+
+
 def log_abs_det(jacobians: np.ndarray) -> np.ndarray:
     """log |det J| per matrix of `jacobians` `(N, D, D)` (-inf where singular)."""
     with np.errstate(divide="ignore"):
