@@ -156,3 +156,170 @@ def test_nll_credit_is_monotone_between_the_thresholds():
     assert p4.nll_fraction(p4.NLL_FULL) == 1.0 and p4.nll_fraction(p4.NLL_ZERO) == 0.0
     values = [p4.nll_fraction(v) for v in np.linspace(p4.NLL_FULL, p4.NLL_ZERO, 7)]
     assert all(a > b for a, b in pairwise(values))
+
+
+# ---------------------------------------------------------------------------------- per-case credit, shapes
+def _patch(tmp_path, name: str, code: str):
+    path = tmp_path / f"{name}.py"
+    path.write_text(code)
+    return by_id(grade(patched_submission(tmp_path / "sub", P4, path), tmp_path / "out", ids=COUPLING, limits=LIMITS))
+
+
+def test_a_coupling_written_only_for_alternating_masks_keeps_the_cases_it_handles(tmp_path):
+    results = _patch(tmp_path, "alternating_only", '''
+_coupling_forward = coupling_forward
+
+
+def coupling_forward(x, mask, s_net, t_net):
+    if x.shape[1] != 2:
+        raise NotImplementedError("only 2-D masks")
+    return _coupling_forward(x, mask, s_net, t_net)
+''')
+    forward = results["4.coupling_forward"]
+    assert forward.score == pytest.approx(2.5), forward.output  # the two 2-D cases of four
+    assert forward.output.count("not implemented yet") == 2, forward.output
+    jacobian = results["4.coupling_jacobian"]
+    assert jacobian.score == pytest.approx(1.0), jacobian.output  # one 2-D case of three
+
+
+def test_a_timeout_in_one_case_costs_that_case_only(tmp_path):
+    path = tmp_path / "hangs.py"
+    path.write_text('''
+_coupling_forward = coupling_forward
+
+
+def coupling_forward(x, mask, s_net, t_net):
+    while x.shape[1] == 6 and x.dtype == torch.float64:
+        pass
+    return _coupling_forward(x, mask, s_net, t_net)
+''')
+    fast = Limits(memory_mb=2048, time_scale=0.15)
+    results = by_id(grade(patched_submission(tmp_path / "sub", P4, path), tmp_path / "out", ids={"4.coupling_forward"}, limits=fast))
+    forward = results["4.coupling_forward"]
+    assert forward.score == pytest.approx(5 * 3 / 4), forward.output
+    assert "timed out" in forward.output.splitlines()[-1], forward.output
+
+
+def test_a_column_log_det_is_told_to_drop_the_trailing_dimension(tmp_path):
+    results = _patch(tmp_path, "column", '''
+_coupling_forward = coupling_forward
+
+
+def coupling_forward(x, mask, s_net, t_net):
+    y, log_det = _coupling_forward(x, mask, s_net, t_net)
+    return y, log_det[:, None]
+''')
+    forward = results["4.coupling_forward"]
+    assert forward.score == 0.0 and "drop the trailing dimension" in forward.output, forward.output
+
+
+# ---------------------------------------------------------------------------------- independent implementations
+INDEPENDENT = CORPUS / "independent"
+
+
+def _graded(tmp_path, source, ids: set[str], extra: str = "", **substitutions: str):
+    """Grade the reference plus the corpus file `source` (with `extra` code appended and `{KEY}`s substituted)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    patch = tmp_path / "patch.py"
+    code = source.read_text()
+    for key, value in substitutions.items():
+        code = code.replace("{" + key + "}", value)
+    patch.write_text(code + extra)
+    return by_id(grade(patched_submission(tmp_path / "sub", P4, patch), tmp_path / "out", ids=ids, limits=LIMITS))
+
+
+def _independent(tmp_path, name: str, ids: set[str], extra: str = ""):
+    return _graded(tmp_path, INDEPENDENT / f"{name}.py", ids, extra)
+
+
+@pytest.fixture
+def short_training(monkeypatch):
+    """The property checks only need *a* trained model: 100 steps keep these tests quick."""
+    monkeypatch.setattr(p4, "TRAIN_STEPS", 100)
+
+
+@pytest.mark.parametrize("name", ["p4_frozen_parameter_masks", "p4_batchnorm"])
+def test_independent_correct_flows_score_full_marks(tmp_path, name):
+    """Frozen-parameter masks sharing storage with a module-level tensor (and so with the trained model); a BatchNorm flow
+    returned in train mode. Both lost points before: the probe perturbed the shared masks, and judged BatchNorm in train mode."""
+    results = _independent(tmp_path, name, ALL)
+    assert sum(r.score for r in results.values()) == 35, {k: r.output for k, r in results.items() if r.status != "passed"}
+
+
+@pytest.mark.parametrize("name", ["p4_shared_buffer_masks", "p4_wide_256", "p4_column_nets"])
+def test_independent_correct_flows_pass_the_property_checks(tmp_path, short_training, name):
+    results = _independent(tmp_path, name, COUPLING | {"4.model_logprob", "4.sample"})
+    assert all(r.status == "passed" for r in results.values()), {k: r.output for k, r in results.items() if r.status != "passed"}
+
+
+def test_a_logistic_base_loses_exactly_the_base_density_points(tmp_path):
+    results = _independent(tmp_path, "p4_logistic_base", ALL)
+    lost = {k: r.max_score - r.score for k, r in results.items() if r.score < r.max_score}
+    # log_prob's third of every 4.model_logprob case, and 4.sample (forward(sample) is not N(0, I))
+    assert lost == {"4.model_logprob": pytest.approx(5 / 3, abs=1e-3), "4.sample": pytest.approx(2.0)}, {k: results[k].output for k in lost}
+    assert results["4.model_logprob"].output.count("the base density is a standard logistic") == 3, results["4.model_logprob"].output
+    assert "the base distribution is the standard normal" in results["4.sample"].output
+
+
+BATCH_STATISTICS_ALWAYS = '''
+
+def _always_batch_statistics(self, x):
+    mean, var = x.mean(0), x.var(0, unbiased=False)
+    y = (x - mean) / torch.sqrt(var + self.eps) * torch.exp(self.log_gamma) + self.beta
+    return y, (self.log_gamma - 0.5 * torch.log(var + self.eps)).sum() * torch.ones(len(x))
+
+
+_BatchNormFlow.forward = _always_batch_statistics
+'''
+
+
+def test_rows_that_interact_in_eval_mode_are_told_so(tmp_path, short_training):
+    results = _independent(tmp_path, "p4_batchnorm", {"4.model_logprob"}, extra=BATCH_STATISTICS_ALWAYS)
+    flow = results["4.model_logprob"]
+    assert flow.score == 0.0, flow.output
+    assert flow.output.count("its rows interact") == 3 and "BatchNorm" in flow.output, flow.output
+
+
+def test_grid_failures_far_from_the_data_do_not_cost_the_held_out_nll(tmp_path):
+    far = '''
+_ReferenceRealNVP = RealNVP
+
+
+class RealNVP(_ReferenceRealNVP):
+    def log_prob(self, x):
+        if (x[:, 0] < -2.5).any():
+            raise OverflowError("scales overflow")
+        return torch.where(x[:, 1] > 2.5, torch.full((len(x),), float("nan")), super().log_prob(x))
+'''
+    results = _independent(tmp_path, "p4_frozen_parameter_masks", {"4.train_nll"}, extra=far)
+    train = results["4.train_nll"]
+    assert train.status == "passed", train.output
+    assert "log_prob raised (log_prob on the grid: OverflowError: scales overflow" in train.output, train.output
+    assert "all farther than 0.5 from the moons" in train.output and "left out of the mass" in train.output, train.output
+
+
+def test_grid_failures_near_the_data_are_reported_where(tmp_path):
+    near = '''
+_ReferenceRealNVP = RealNVP
+
+
+class RealNVP(_ReferenceRealNVP):
+    def log_prob(self, x):
+        inside = (x[:, 0].abs() < 0.3) & (x[:, 1] > 0.9) & (x[:, 1] < 1.1)  # the top of the upper moon
+        return torch.where(inside, torch.full((len(x),), float("nan")), super().log_prob(x))
+'''
+    results = _independent(tmp_path, "p4_frozen_parameter_masks", {"4.train_nll"}, extra=near)
+    train = results["4.train_nll"]
+    assert train.score == 0.0 and "could not be checked" in train.output and "within 0.5 of the moons" in train.output, train.output
+
+
+# ---------------------------------------------------------------------------------- a submission that rewrites the grader's helpers
+def test_rewriting_the_grader_helpers_in_the_child_gains_nothing(tmp_path, short_training):
+    ids = {"4.coupling_jacobian", "4.model_logprob", "4.sample"}
+    honest = _graded(tmp_path / "honest", CORPUS / "p4" / "logdet_sign.py", ids)
+    for forge in ("True", "False"):
+        hostile = _graded(tmp_path / forge, CORPUS / "hostile" / "p4_forges_probes.py", ids, FORGE_JACOBIAN=forge)
+        for check_id in ids:
+            assert hostile[check_id].score <= honest[check_id].score, (forge, check_id, hostile[check_id].output)
+        if forge == "False":  # the no-op perturbation alone is seen by its behaviour
+            assert "still an affine map" in hostile["4.model_logprob"].output, hostile["4.model_logprob"].output

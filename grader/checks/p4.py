@@ -63,6 +63,7 @@ INVERSE_TOL = 1e-3  # |inverse(forward(x)) - x| / (1 + |x|)
 PERTURB_REL = 0.5  # noise on a fresh RealNVP()'s trainable parameters, times each one's scale (`perturbation_scale`)
 NONLINEAR_MIN = 0.05  # after the perturbation, Jacobians across the points differ by more than this (relative)
 ROW_TOL = 1e-4  # |z of a point in one batch - z of it in another| / (1 + |z|): rows must not interact
+ROW_BATCH = 7  # the first points alone, against the same points among all 256 and among the moved ones
 FD_OFFSETS = (2.0**-10, -(2.0**-10), 2.0**-12, -(2.0**-12), 2.0**-14, -(2.0**-14))  # one-sided differences of forward
 JACOBIAN_VERIFY_RTOL = 1e-2  # the child's autograd Jacobian against them (honest float32 flows: <= 5e-3)
 JACOBIAN_VERIFIED_SHARE = 0.5  # points where it must agree; the others (kinks, steep spots) are left out of the comparison
@@ -529,7 +530,8 @@ def _flow_case(ctx: CheckContext, get_handle: Callable[[], Handle], perturbed: b
         z, log_det = _forward(ctx, handle, x, "RealNVP.forward(x)")
         log_p = per_point(ctx.call_method(handle, "log_prob", x), "log_prob(x)", n)
         moved, _ = _forward(ctx, handle, oracle.offset_points(x, FD_OFFSETS).astype(np.float32), "RealNVP.forward")
-        apart = np.abs(moved[:n] - z) / (1 + np.abs(z))
+        few, _ = _forward(ctx, handle, x[:ROW_BATCH], "RealNVP.forward")
+        apart = np.concatenate([np.abs(moved[:n] - z) / (1 + np.abs(z)), np.abs(few - z[:ROW_BATCH]) / (1 + np.abs(z[:ROW_BATCH]))])
         if np.max(apart) > ROW_TOL:
             return 0.0, (f"in eval mode, forward maps the same point to different z in different batches (largest difference "
                          f"{np.max(apart):.2g}): its rows interact, e.g. a BatchNorm layer that uses the batch's statistics even "

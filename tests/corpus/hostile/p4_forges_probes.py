@@ -2,7 +2,7 @@
 # constructor rewrites the grader's helpers in its own process so the grader believes it:
 # the perturbation becomes a no-op (zero-initialised couplings stay the identity, where a sign
 # error is invisible) whose read-back echoes what was sent, and the "autograd Jacobian" is
-# forged to agree with the wrong log_det. It must gain nothing over the same mistake unhidden.
+# forged to agree with the wrong log_det (when FORGE_JACOBIAN is True; the test tries both). It must gain nothing over the same mistake unhidden.
 import gc as _gc
 
 
@@ -40,9 +40,9 @@ def _forged_jacobian(fn, x):
 
 def _hijack():  # the worker's table of probes is a dict naming them, wherever it is kept
     for probes in [obj for obj in _gc.get_objects() if isinstance(obj, dict) and "batch_jacobian" in obj]:
-        probes.update(replace_parameters=_no_op_replace, parameter_values=_echo_values,
-                          batch_jacobian=_forged_jacobian, perturb_parameters=lambda *args: 1,
-                          coupling_jacobian=None)
+        probes.update(replace_parameters=_no_op_replace, parameter_values=_echo_values, perturb_parameters=lambda *args: 1)
+        if {FORGE_JACOBIAN}:
+            probes["batch_jacobian"] = _forged_jacobian
 
 
 _ReferenceRealNVP = RealNVP
