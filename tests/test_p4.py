@@ -11,11 +11,14 @@ from itertools import pairwise
 
 import numpy as np
 import pytest
+import torch
 from helpers import CORPUS, REFERENCE, TEMPLATE, by_id, grade, patched_submission
+from torch import nn
 
 from grader.checks import p4
 from grader.oracles import p4 as oracle
 from grader.oracles.moons import sample_moons, sample_moons_continuous
+from grader.runner import child_library
 from grader.runner.sandbox import Limits
 
 P4 = "p4_realnvp"
@@ -323,3 +326,50 @@ def test_rewriting_the_grader_helpers_in_the_child_gains_nothing(tmp_path, short
             assert hostile[check_id].score <= honest[check_id].score, (forge, check_id, hostile[check_id].output)
         if forge == "False":  # the no-op perturbation alone is seen by its behaviour
             assert "still an affine map" in hostile["4.model_logprob"].output, hostile["4.model_logprob"].output
+
+
+# ---------------------------------------------------------------------------------- the parent's differences and the child's parameter swap
+def test_five_point_differences_recover_a_known_jacobian():
+    x = p4.on_grid(np.random.default_rng(0).normal(size=(16, 2)))
+    step = p4.COUPLING_FD_STEP
+    points = oracle.offset_points(x, (2 * step, step, -step, -2 * step))
+    values = np.stack([points[:, 0] ** 2 * points[:, 1], np.sin(points[:, 0]) + points[:, 1] ** 3], axis=1)
+    expected = np.stack([np.stack([2 * x[:, 0] * x[:, 1], x[:, 0] ** 2], 1), np.stack([np.cos(x[:, 0]), 3 * x[:, 1] ** 2], 1)], 1)
+    np.testing.assert_allclose(oracle.five_point_jacobian(values, 16, 2, step), expected, atol=1e-6)
+    moved = points.astype(np.float32).astype(np.float64)
+    np.testing.assert_array_equal(moved, points)  # on the 2^-16 grid the moved points are exact in float32
+
+
+def test_one_sided_differences_confirm_a_true_jacobian_at_a_kink_and_reject_a_forged_one():
+    x = np.array([[0.3, 0.0001]])  # a kink of |x1| lies between x - 2^-10 e_1 and x
+    offsets = p4.FD_OFFSETS
+    points = oracle.offset_points(x, offsets)
+    values = np.stack([points[:, 0] * 2, np.abs(points[:, 1])], axis=1)
+    true = np.array([[[2.0, 0.0], [0.0, 1.0]]])
+    assert oracle.one_sided_mismatch(true, values, offsets)[0] < 1e-9
+    forged = true * np.exp(0.05)  # log|det| moved by 0.1 nats
+    assert oracle.one_sided_mismatch(forged, values, offsets)[0] > p4.JACOBIAN_VERIFY_RTOL
+
+
+def test_the_parameter_swap_never_writes_into_shared_storage_and_keeps_ties():
+    shared_mask = torch.tensor([1.0, 0.0])
+    model = nn.Module()
+    model.mask = nn.Parameter(shared_mask, requires_grad=False)  # storage shared with the module-level tensor
+    model.a = nn.Linear(2, 2)
+    model.b = nn.Module()
+    model.b.weight = model.a.weight  # tied
+    old_weight = model.a.weight
+    values = child_library.parameter_values(model)
+    assert set(values) == {"a.weight", "a.bias", "b.weight"}  # frozen parameters are not offered
+    new = {name: value + 1 for name, value in values.items()}
+    assert child_library.replace_parameters(model, new) == 3
+    assert torch.equal(shared_mask, torch.tensor([1.0, 0.0])) and model.mask.data_ptr() == shared_mask.data_ptr()
+    assert model.a.weight is model.b.weight and torch.equal(model.a.weight, new["a.weight"])
+    assert not torch.equal(old_weight, model.a.weight)  # the old parameter object was not written: it was replaced
+    assert torch.equal(old_weight, values["a.weight"])
+
+
+def test_perturbation_scale_follows_each_parameter():
+    assert p4.perturbation_scale(np.zeros((2, 256))) == pytest.approx(p4.PERTURB_REL / 16)  # zero-initialised: 1/sqrt(fan_in)
+    assert p4.perturbation_scale(np.full(3, 4.0)) == pytest.approx(p4.PERTURB_REL * 4.0)
+    assert p4.perturbation_scale(np.zeros(2)) == pytest.approx(p4.PERTURB_REL * 0.1)
