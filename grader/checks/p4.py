@@ -1,9 +1,12 @@
 """Problem 4 checks: a RealNVP flow on the moons (35 points).
 
 Expected values come from `grader.oracles.p4` (the coupling formula evaluated in float64
-numpy on the grader's own random s/t networks), from autograd Jacobians of the student's own
-functions (taken in the child by `child_library` probes) and from the exact law of the moons
-(`grader.oracles.moons`: its entropy, the optimum NLL, and its arcs), never from `reference/`.
+numpy on the grader's own random s/t networks), from Jacobians of the student's own maps that
+the parent computes or confirms from their values (five-point differences of coupling_forward's
+y; the child's autograd Jacobian of forward accepted only where one-sided differences of
+forward's values agree) and from the exact law of the moons (`grader.oracles.moons`: its
+entropy, the optimum NLL, and its arcs), never from `reference/`. Nothing scored is computed in
+the child: docs/threat_model/p1_p4.md says, for each number, why a submission cannot forge it.
 
 The training checks run the student's `train_realnvp(data, TRAIN_STEPS, 0)` once per grading
 run (`_trained`), on `N_TRAIN` moons from a private seed, and keep the model in the child; the
