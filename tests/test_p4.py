@@ -1,9 +1,11 @@
 """Problem 4 end to end: reference full, template zero, every corpus mistake caught precisely.
 
 The training checks run the student's `train_realnvp` for 1,000 steps (~30 s of CPU), so only
-the cases that need them select them: the reference, one correct alternative, the tiny batch
-and the standardisation without its Jacobian. Limits get `time_scale` 3 so a loaded machine
-does not turn a slow training into a timeout.
+the cases that need them select them: the reference, correct alternatives in other styles
+(`tests/corpus/p4/`, `tests/corpus/independent/`), the tiny batch, the standardisation without
+its Jacobian, and the grid-mass containment. Tests that need only *a* trained model (the
+property checks) shorten the training to 100 steps (`short_training`). Limits get
+`time_scale` 3 so a loaded machine does not turn a slow training into a timeout.
 """
 from __future__ import annotations
 
