@@ -251,7 +251,7 @@ def test_independent_correct_flows_score_full_marks(tmp_path, name):
     assert sum(r.score for r in results.values()) == 35, {k: r.output for k, r in results.items() if r.status != "passed"}
 
 
-@pytest.mark.parametrize("name", ["p4_shared_buffer_masks", "p4_wide_256", "p4_column_nets"])
+@pytest.mark.parametrize("name", ["p4_shared_buffer_masks", "p4_wide_256", "p4_column_nets", "p4_lazy_actnorm"])
 def test_independent_correct_flows_pass_the_property_checks(tmp_path, short_training, name):
     results = _independent(tmp_path, name, COUPLING | {"4.model_logprob", "4.sample"})
     assert all(r.status == "passed" for r in results.values()), {k: r.output for k, r in results.items() if r.status != "passed"}

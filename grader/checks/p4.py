@@ -630,6 +630,7 @@ def check_model_logprob(ctx: CheckContext) -> Outcome:
        title="sample(n): shape (n, 2), fresh noise, and forward(sample) is standard normal")
 def check_sample(ctx: CheckContext) -> Outcome:
     handle = _fresh_model(ctx, True, 43)
+    _forward(ctx, handle, _flow_points(), "RealNVP.forward")  # first use on data: layers initialised lazily (Glow's ActNorm) get it
     draws = [as_array(ctx.call_method(handle, "sample", N_SAMPLES, seed=seed), f"sample({N_SAMPLES})", shape=(N_SAMPLES, 2))
              for seed in (SAMPLE_SEED, SAMPLE_SEED + 1)]
     problems = []
