@@ -545,7 +545,9 @@ def _flow_case(ctx: CheckContext, get_handle: Callable[[], Handle], perturbed: b
         if problem:
             return 0.0, problem
         if perturbed:
-            spread = np.max(np.abs(claim - np.median(claim, axis=0)), axis=(1, 2)) / (1 + np.max(np.abs(np.median(claim, axis=0))))
+            confirmed = claim[verified]
+            centre = np.median(confirmed, axis=0)
+            spread = np.max(np.abs(confirmed - centre), axis=(1, 2)) / (1 + np.max(np.abs(centre)))
             if np.max(spread) < NONLINEAR_MIN:
                 return 0.0, ("after its trainable parameters were perturbed, RealNVP() is still an affine map (the same Jacobian "
                              "at every point): the couplings' networks do not act on x, or the parameters read and written "
