@@ -142,7 +142,15 @@ if __name__ == "__main__":
 #
 # Implement `forward` (data → latent, with the summed log-determinant), `inverse`
 # (latent → data: undo the couplings in *reverse* order, then the standardisation), `log_prob`
-# and `sample`.
+# and `sample`. The base distribution is the standard normal $\mathcal N(0, I)$.
+#
+# How the grader judges the flow: it calls `model.eval()` first, then compares your `log_det`
+# and `log_prob` with the Jacobian of your own `forward` at a few hundred points — on the model
+# as constructed, on a fresh `RealNVP()` whose *trainable* parameters it replaces with noisy
+# copies (so that no coupling is the identity; frozen parameters and buffers such as masks are
+# left alone), and on your trained model. In eval mode each point must be mapped on its own:
+# a layer that uses the batch's statistics (BatchNorm in training mode) must switch to running
+# averages. Per-point outputs (`log_det`, `log_prob`) have shape `(N,)`, not `(N, 1)`.
 
 # %%
 class CouplingNet(nn.Module):

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from grader.checks.p1 import _random_instances
-
 from helpers import CORPUS, REFERENCE, TEMPLATE, by_id, grade, patched_submission
+
+from grader.checks.cases import per_case
+from grader.checks.p1 import _random_instances
+from grader.runner.normalize import WrongOutput
+from grader.runner.sandbox import StudentCodeError
 
 P1 = "p1_change_of_variables"
 IDS = {"1a.instance", "1a.random", "1a.dtype", "1a.normalised"}
@@ -70,3 +72,37 @@ def test_feedback_on_random_instances_prints_no_hidden_values(tmp_path):
     folder = patched_submission(tmp_path / "sub", P1, CORPUS / "p1a" / "ignores_mu.py")
     output = by_id(grade(folder, tmp_path / "out", ids={"1a.random"}))["1a.random"].output
     assert "[" not in output and "tensor(" not in output  # no matrices or vectors in the text
+
+
+# ---------------------------------------------------------------------------------- per-case credit (every problem's checks use it)
+def _fails(error: Exception):
+    def run():
+        raise error
+    return run
+
+
+def test_per_case_keeps_the_cases_that_ran_whatever_ends_another():
+    fraction, lines = per_case([
+        ("passes", lambda: (1.0, None)),
+        ("a stub", _fails(StudentCodeError("exception", "f: NotImplementedError: later", "NotImplementedError"))),
+        ("hangs", _fails(StudentCodeError("timeout", "f: did not finish within 20 s (time limit)"))),
+        ("crashes", _fails(StudentCodeError("crash", "f: the student's process was killed by SIGSEGV"))),
+        ("wrong shape", _fails(WrongOutput("f has shape (3, 1) but the contract says (3,)"))),
+        ("half", lambda: (0.5, "close")),
+    ])
+    assert fraction == pytest.approx(1.5 / 6)
+    assert lines.splitlines() == [
+        "- passes: ok",
+        "- a stub: not implemented yet (f: NotImplementedError: later)",
+        "- hangs: timed out: f: did not finish within 20 s (time limit)",
+        "- crashes: crashed: f: the student's process was killed by SIGSEGV",
+        "- wrong shape: f has shape (3, 1) but the contract says (3,)",
+        "- half: close",
+    ]
+
+
+def test_per_case_with_no_answer_at_all_is_the_first_failure():
+    stub = StudentCodeError("exception", "f: NotImplementedError", "NotImplementedError")
+    with pytest.raises(StudentCodeError) as raised:
+        per_case([("one", _fails(stub)), ("two", _fails(StudentCodeError("timeout", "f: too slow")))])
+    assert raised.value is stub

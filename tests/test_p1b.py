@@ -5,10 +5,9 @@ Every grading spawns a child (~3 s), so each case grades only the checks it is a
 from __future__ import annotations
 
 import pytest
+from helpers import CORPUS, REFERENCE, TEMPLATE, by_id, grade, patched_submission
 
 from grader.checks.registry import select
-
-from helpers import CORPUS, REFERENCE, TEMPLATE, by_id, grade, patched_submission
 
 P1 = "p1_change_of_variables"
 B1 = {"1b1.homework", "1b1.random", "1b1.dtype"}
@@ -95,3 +94,11 @@ def test_correct_solutions_in_other_styles_score_full(tmp_path, case):
     folder = patched_submission(tmp_path / "sub", P1, CORPUS / "p1b" / f"{case}.py")
     run = grade(folder, tmp_path / "out", ids=ALL)
     assert run.score == run.max_score == 11.0, {r.id: r.output for r in run.results if r.status != "passed"}
+
+
+@pytest.mark.parametrize("rtol", ["1e-5", "1e-4"])
+def test_torchdiffeq_cnf_example_settings_score_full(tmp_path, rtol):
+    """torchdiffeq's CNF example code (tuple state, dopri5, rtol = atol = 1e-5) and the policy's loosest setting, 1e-4."""
+    folder = patched_submission(tmp_path / "sub", P1, CORPUS / "independent" / "p1b_torchdiffeq_example.py", {"RTOL": rtol})
+    run = grade(folder, tmp_path / "out", ids=B1 | B3)
+    assert run.score == run.max_score == 7.0, {r.id: r.output for r in run.results if r.status != "passed"}

@@ -1,9 +1,11 @@
 """Problem 4 end to end: reference full, template zero, every corpus mistake caught precisely.
 
 The training checks run the student's `train_realnvp` for 1,000 steps (~30 s of CPU), so only
-the cases that need them select them: the reference, one correct alternative, the tiny batch
-and the standardisation without its Jacobian. Limits get `time_scale` 3 so a loaded machine
-does not turn a slow training into a timeout.
+the cases that need them select them: the reference, correct alternatives in other styles
+(`tests/corpus/p4/`, `tests/corpus/independent/`), the tiny batch, the standardisation without
+its Jacobian, and the grid-mass containment. Tests that need only *a* trained model (the
+property checks) shorten the training to 100 steps (`short_training`). Limits get
+`time_scale` 3 so a loaded machine does not turn a slow training into a timeout.
 """
 from __future__ import annotations
 
@@ -11,11 +13,14 @@ from itertools import pairwise
 
 import numpy as np
 import pytest
+import torch
 from helpers import CORPUS, REFERENCE, TEMPLATE, by_id, grade, patched_submission
+from torch import nn
 
 from grader.checks import p4
 from grader.oracles import p4 as oracle
 from grader.oracles.moons import sample_moons, sample_moons_continuous
+from grader.runner import child_library
 from grader.runner.sandbox import Limits
 
 P4 = "p4_realnvp"
@@ -156,3 +161,217 @@ def test_nll_credit_is_monotone_between_the_thresholds():
     assert p4.nll_fraction(p4.NLL_FULL) == 1.0 and p4.nll_fraction(p4.NLL_ZERO) == 0.0
     values = [p4.nll_fraction(v) for v in np.linspace(p4.NLL_FULL, p4.NLL_ZERO, 7)]
     assert all(a > b for a, b in pairwise(values))
+
+
+# ---------------------------------------------------------------------------------- per-case credit, shapes
+def _patch(tmp_path, name: str, code: str):
+    path = tmp_path / f"{name}.py"
+    path.write_text(code)
+    return by_id(grade(patched_submission(tmp_path / "sub", P4, path), tmp_path / "out", ids=COUPLING, limits=LIMITS))
+
+
+def test_a_coupling_written_only_for_alternating_masks_keeps_the_cases_it_handles(tmp_path):
+    results = _patch(tmp_path, "alternating_only", '''
+_coupling_forward = coupling_forward
+
+
+def coupling_forward(x, mask, s_net, t_net):
+    if x.shape[1] != 2:
+        raise NotImplementedError("only 2-D masks")
+    return _coupling_forward(x, mask, s_net, t_net)
+''')
+    forward = results["4.coupling_forward"]
+    assert forward.score == pytest.approx(2.5), forward.output  # the two 2-D cases of four
+    assert forward.output.count("not implemented yet") == 2, forward.output
+    jacobian = results["4.coupling_jacobian"]
+    assert jacobian.score == pytest.approx(1.0), jacobian.output  # one 2-D case of three
+
+
+def test_a_timeout_in_one_case_costs_that_case_only(tmp_path):
+    path = tmp_path / "hangs.py"
+    path.write_text('''
+_coupling_forward = coupling_forward
+
+
+def coupling_forward(x, mask, s_net, t_net):
+    while x.shape[1] == 6 and x.dtype == torch.float64:
+        pass
+    return _coupling_forward(x, mask, s_net, t_net)
+''')
+    fast = Limits(memory_mb=2048, time_scale=0.15)
+    results = by_id(grade(patched_submission(tmp_path / "sub", P4, path), tmp_path / "out", ids={"4.coupling_forward"}, limits=fast))
+    forward = results["4.coupling_forward"]
+    assert forward.score == pytest.approx(5 * 3 / 4), forward.output
+    assert "timed out" in forward.output.splitlines()[-1], forward.output
+
+
+def test_a_column_log_det_is_told_to_drop_the_trailing_dimension(tmp_path):
+    results = _patch(tmp_path, "column", '''
+_coupling_forward = coupling_forward
+
+
+def coupling_forward(x, mask, s_net, t_net):
+    y, log_det = _coupling_forward(x, mask, s_net, t_net)
+    return y, log_det[:, None]
+''')
+    forward = results["4.coupling_forward"]
+    assert forward.score == 0.0 and "drop the trailing dimension" in forward.output, forward.output
+
+
+# ---------------------------------------------------------------------------------- independent implementations
+INDEPENDENT = CORPUS / "independent"
+
+
+def _graded(tmp_path, source, ids: set[str], extra: str = "", **substitutions: str):
+    """Grade the reference plus the corpus file `source` (with `extra` code appended and `{KEY}`s substituted)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    patch = tmp_path / "patch.py"
+    code = source.read_text()
+    for key, value in substitutions.items():
+        code = code.replace("{" + key + "}", value)
+    patch.write_text(code + extra)
+    return by_id(grade(patched_submission(tmp_path / "sub", P4, patch), tmp_path / "out", ids=ids, limits=LIMITS))
+
+
+def _independent(tmp_path, name: str, ids: set[str], extra: str = ""):
+    return _graded(tmp_path, INDEPENDENT / f"{name}.py", ids, extra)
+
+
+@pytest.fixture
+def short_training(monkeypatch):
+    """The property checks only need *a* trained model: 100 steps keep these tests quick."""
+    monkeypatch.setattr(p4, "TRAIN_STEPS", 100)
+
+
+@pytest.mark.parametrize("name", ["p4_frozen_parameter_masks", "p4_batchnorm"])
+def test_independent_correct_flows_score_full_marks(tmp_path, name):
+    """Frozen-parameter masks sharing storage with a module-level tensor (and so with the trained model); a BatchNorm flow
+    returned in train mode. Both lost points before: the probe perturbed the shared masks, and judged BatchNorm in train mode."""
+    results = _independent(tmp_path, name, ALL)
+    assert sum(r.score for r in results.values()) == 35, {k: r.output for k, r in results.items() if r.status != "passed"}
+
+
+@pytest.mark.parametrize("name", ["p4_shared_buffer_masks", "p4_wide_256", "p4_column_nets", "p4_lazy_actnorm"])
+def test_independent_correct_flows_pass_the_property_checks(tmp_path, short_training, name):
+    results = _independent(tmp_path, name, COUPLING | {"4.model_logprob", "4.sample"})
+    assert all(r.status == "passed" for r in results.values()), {k: r.output for k, r in results.items() if r.status != "passed"}
+
+
+def test_a_logistic_base_loses_exactly_the_base_density_points(tmp_path):
+    results = _independent(tmp_path, "p4_logistic_base", ALL)
+    lost = {k: r.max_score - r.score for k, r in results.items() if r.score < r.max_score}
+    # log_prob's third of every 4.model_logprob case, and 4.sample (forward(sample) is not N(0, I))
+    assert lost == {"4.model_logprob": pytest.approx(5 / 3, abs=1e-3), "4.sample": pytest.approx(2.0)}, {k: results[k].output for k in lost}
+    assert results["4.model_logprob"].output.count("the base density is a standard logistic") == 3, results["4.model_logprob"].output
+    assert "the base distribution is the standard normal" in results["4.sample"].output
+
+
+BATCH_STATISTICS_ALWAYS = '''
+
+def _always_batch_statistics(self, x):
+    mean, var = x.mean(0), x.var(0, unbiased=False)
+    y = (x - mean) / torch.sqrt(var + self.eps) * torch.exp(self.log_gamma) + self.beta
+    return y, (self.log_gamma - 0.5 * torch.log(var + self.eps)).sum() * torch.ones(len(x))
+
+
+_BatchNormFlow.forward = _always_batch_statistics
+'''
+
+
+def test_rows_that_interact_in_eval_mode_are_told_so(tmp_path, short_training):
+    results = _independent(tmp_path, "p4_batchnorm", {"4.model_logprob"}, extra=BATCH_STATISTICS_ALWAYS)
+    flow = results["4.model_logprob"]
+    assert flow.score == 0.0, flow.output
+    assert flow.output.count("its rows interact") == 3 and "BatchNorm" in flow.output, flow.output
+
+
+def test_grid_failures_far_from_the_data_do_not_cost_the_held_out_nll(tmp_path):
+    far = '''
+_ReferenceRealNVP = RealNVP
+
+
+class RealNVP(_ReferenceRealNVP):
+    def log_prob(self, x):
+        if (x[:, 0] < -2.5).any():
+            raise OverflowError("scales overflow")
+        return torch.where(x[:, 1] > 2.5, torch.full((len(x),), float("nan")), super().log_prob(x))
+'''
+    results = _independent(tmp_path, "p4_frozen_parameter_masks", {"4.train_nll"}, extra=far)
+    train = results["4.train_nll"]
+    assert train.status == "passed", train.output
+    assert "log_prob raised (RealNVP.log_prob: OverflowError: scales overflow" in train.output, train.output
+    assert "all farther than 0.5 from the moons" in train.output and "left out of the mass" in train.output, train.output
+
+
+def test_grid_failures_near_the_data_are_reported_where(tmp_path):
+    near = '''
+_ReferenceRealNVP = RealNVP
+
+
+class RealNVP(_ReferenceRealNVP):
+    def log_prob(self, x):
+        inside = ((x[:, 0] + 0.5).abs() < 0.03) & ((x[:, 1] - 0.2).abs() < 0.03)  # 0.43-0.49 from the outer arc: no held-out point
+        return torch.where(inside, torch.full((len(x),), float("nan")), super().log_prob(x))
+'''
+    results = _independent(tmp_path, "p4_frozen_parameter_masks", {"4.train_nll"}, extra=near)
+    train = results["4.train_nll"]
+    assert train.score == 0.0 and "could not be checked" in train.output and "within 0.5 of the moons" in train.output, train.output
+
+
+# ---------------------------------------------------------------------------------- a submission that rewrites the grader's helpers
+def test_rewriting_the_grader_helpers_in_the_child_gains_nothing(tmp_path, short_training):
+    ids = {"4.coupling_jacobian", "4.model_logprob", "4.sample"}
+    honest = _graded(tmp_path / "honest", CORPUS / "p4" / "logdet_sign.py", ids)
+    for forge in ("True", "False"):
+        hostile = _graded(tmp_path / forge, CORPUS / "hostile" / "p4_forges_probes.py", ids, FORGE_JACOBIAN=forge)
+        for check_id in ids:
+            assert hostile[check_id].score <= honest[check_id].score, (forge, check_id, hostile[check_id].output)
+        if forge == "False":  # the no-op perturbation alone is seen by its behaviour
+            assert "still an affine map" in hostile["4.model_logprob"].output, hostile["4.model_logprob"].output
+
+
+# ---------------------------------------------------------------------------------- the parent's differences and the child's parameter swap
+def test_five_point_differences_recover_a_known_jacobian():
+    x = p4.on_grid(np.random.default_rng(0).normal(size=(16, 2)))
+    step = p4.COUPLING_FD_STEP
+    points = oracle.offset_points(x, (2 * step, step, -step, -2 * step))
+    values = np.stack([points[:, 0] ** 2 * points[:, 1], np.sin(points[:, 0]) + points[:, 1] ** 3], axis=1)
+    expected = np.stack([np.stack([2 * x[:, 0] * x[:, 1], x[:, 0] ** 2], 1), np.stack([np.cos(x[:, 0]), 3 * x[:, 1] ** 2], 1)], 1)
+    np.testing.assert_allclose(oracle.five_point_jacobian(values, 16, 2, step), expected, atol=1e-6)
+    moved = points.astype(np.float32).astype(np.float64)
+    np.testing.assert_array_equal(moved, points)  # on the 2^-16 grid the moved points are exact in float32
+
+
+def test_one_sided_differences_confirm_a_true_jacobian_at_a_kink_and_reject_a_forged_one():
+    x = np.array([[0.3, 0.0001]])  # a kink of |x1| lies between x - 2^-10 e_1 and x
+    offsets = p4.FD_OFFSETS
+    points = oracle.offset_points(x, offsets)
+    values = np.stack([points[:, 0] * 2, np.abs(points[:, 1])], axis=1)
+    true = np.array([[[2.0, 0.0], [0.0, 1.0]]])
+    assert oracle.one_sided_mismatch(true, values, offsets)[0] < 1e-9
+    forged = true * np.exp(0.05)  # log|det| moved by 0.1 nats
+    assert oracle.one_sided_mismatch(forged, values, offsets)[0] > p4.JACOBIAN_VERIFY_RTOL
+
+
+def test_the_parameter_swap_never_writes_into_shared_storage_and_keeps_ties():
+    shared_mask = torch.tensor([1.0, 0.0])
+    model = nn.Module()
+    model.mask = nn.Parameter(shared_mask, requires_grad=False)  # storage shared with the module-level tensor
+    model.a = nn.Linear(2, 2)
+    model.b = nn.Module()
+    model.b.weight = model.a.weight  # tied
+    old_weight = model.a.weight
+    values = child_library.parameter_values(model)
+    assert set(values) == {"a.weight", "a.bias", "b.weight"}  # frozen parameters are not offered
+    new = {name: value + 1 for name, value in values.items()}
+    assert child_library.replace_parameters(model, new) == 3
+    assert torch.equal(shared_mask, torch.tensor([1.0, 0.0])) and model.mask.data_ptr() == shared_mask.data_ptr()
+    assert model.a.weight is model.b.weight and torch.equal(model.a.weight, new["a.weight"])
+    assert not torch.equal(old_weight, model.a.weight)  # the old parameter object was not written: it was replaced
+    assert torch.equal(old_weight, values["a.weight"])
+
+
+def test_perturbation_scale_follows_each_parameter():
+    assert p4.perturbation_scale(np.zeros((2, 256))) == pytest.approx(p4.PERTURB_REL / 16)  # zero-initialised: 1/sqrt(fan_in)
+    assert p4.perturbation_scale(np.full(3, 4.0)) == pytest.approx(p4.PERTURB_REL * 4.0)
+    assert p4.perturbation_scale(np.zeros(2)) == pytest.approx(p4.PERTURB_REL * 0.1)

@@ -103,10 +103,60 @@ def standard_normal_logpdf(z: np.ndarray) -> np.ndarray:
     return -0.5 * (z**2).sum(axis=1) - 0.5 * z.shape[1] * math.log(2 * math.pi)
 
 
+def standard_logistic_logpdf(z: np.ndarray) -> np.ndarray:
+    """log of the product of standard logistic densities, e^{-u} / (1 + e^{-u})^2, per row of `z` `(N, D)`."""
+    return -(np.abs(z) + 2 * np.log1p(np.exp(-np.abs(z)))).sum(axis=1)
+
+
 def log_abs_det(jacobians: np.ndarray) -> np.ndarray:
     """log |det J| per matrix of `jacobians` `(N, D, D)` (-inf where singular)."""
     with np.errstate(divide="ignore"):
         return np.linalg.slogdet(jacobians)[1]
+
+
+# ---------------------------------------------------------------------------------- finite differences
+def offset_points(x: np.ndarray, offsets: tuple[float, ...]) -> np.ndarray:
+    """`x` `(N, D)`, then `x + o e_j` for each coordinate `j` and offset `o`: `((1 + D K) N, D)` in blocks of N rows.
+
+    Exact in float32 when `x` lies on a grid of 2^-16 and the offsets are powers of two above it.
+    """
+    d = x.shape[1]
+    blocks = [x]
+    for j in range(d):
+        for offset in offsets:
+            moved = x.copy()
+            moved[:, j] += offset
+            blocks.append(moved)
+    return np.concatenate(blocks)
+
+
+def offset_values(values: np.ndarray, n: int, d: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """A map's values at `offset_points`: the centre `(N, M)` and the moved ones `(D, K, N, M)`."""
+    return values[:n], values[n:].reshape(d, k, n, -1)
+
+
+def five_point_jacobian(values: np.ndarray, n: int, d: int, step: float) -> np.ndarray:
+    """Jacobians `(N, M, D)` by fourth-order central differences from values at offsets `(2h, h, -h, -2h)`."""
+    _, moved = offset_values(values, n, d, 4)
+    columns = (-moved[:, 0] + 8 * moved[:, 1] - 8 * moved[:, 2] + moved[:, 3]) / (12 * step)  # (D, N, M)
+    return np.transpose(columns, (1, 2, 0))
+
+
+def one_sided_mismatch(claim: np.ndarray, values: np.ndarray, offsets: tuple[float, ...]) -> np.ndarray:
+    """How far a claimed Jacobian `(N, M, D)` is from the map's one-sided differences, per point `(N,)`.
+
+    For each column the closest of the differences `(f(x + o e_j) - f(x)) / o` over `offsets`
+    counts (at a kink of a ReLU network one side is clean); the worst column, relative to
+    `1 + max |claim|` at that point.
+    """
+    n, _, d = claim.shape
+    centre, moved = offset_values(values, n, d, len(offsets))
+    best = np.full((n, d), np.inf)
+    for k, offset in enumerate(offsets):
+        difference = (moved[:, k] - centre[None]) / offset  # (D, N, M)
+        error = np.max(np.abs(np.transpose(difference, (1, 2, 0)) - claim), axis=1)  # (N, D)
+        best = np.minimum(best, error)
+    return best.max(axis=1) / (1 + np.max(np.abs(claim), axis=(1, 2)))
 
 
 # ---------------------------------------------------------------------------------- samples

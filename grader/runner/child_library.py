@@ -139,7 +139,11 @@ BUILDERS: dict[str, Callable[..., Any]] = {
 
 
 def batch_jacobian(fn: Callable[[torch.Tensor], Any], x: torch.Tensor) -> torch.Tensor:
-    """Per-sample Jacobians (N, D_out, D_in) of a row-wise map; a tuple output uses its first item."""
+    """Per-sample Jacobians (N, D_out, D_in) of a row-wise map; a tuple output uses its first item.
+
+    A claim, not a fact: the parent accepts it only where it agrees with differences of the
+    map's own values (`grader.checks.p4.verified_jacobian`).
+    """
 
     def first(inputs: torch.Tensor) -> torch.Tensor:
         out = fn(inputs)
@@ -276,33 +280,33 @@ PROBES: dict[str, Callable[..., Any]] = {
 
 
 # ---------------------------------------------------------------------------------- Problem 4
-def coupling_jacobian(coupling: Callable[..., Any], x: torch.Tensor, mask: torch.Tensor, s_net: nn.Module,
-                      t_net: nn.Module) -> dict[str, Any]:
-    """A student's `coupling(x, mask, s_net, t_net)`: its `(y, log_det)` and the autograd Jacobians ∂y/∂x `(N, D, D)`."""
-    y, log_det = coupling(x, mask, s_net, t_net)
-    jac = batch_jacobian(lambda inputs: coupling(inputs, mask, s_net, t_net)[0], x)
-    return {"y": _detach(y), "log_det": _detach(log_det) if _is_tensor(log_det) else log_det, "jacobian": jac}
+# Nothing here is believed: the parent checks each answer against data it computes itself
+# (`grader.checks.p4`: finite differences of forward's values, read-back and behaviour).
+def parameter_values(module: nn.Module) -> dict[str, torch.Tensor]:
+    """Copies of `module`'s trainable floating-point parameters by name (tied ones under every name)."""
+    return {name: _detach(p).clone() for name, p in module.named_parameters(remove_duplicate=False)
+            if p.requires_grad and p.is_floating_point()}
 
 
-def batched_no_grad(fn: Callable[[torch.Tensor], Any], x: torch.Tensor, batch_size: int = 4096) -> Any:
-    """`fn` over `x` in batches without autograd (a model's `log_prob` on a large grid), concatenated."""
-    with _no_grad():
-        outputs = [fn(chunk) for chunk in x.split(batch_size)]
-    if not all(_is_tensor(out) for out in outputs):
-        return outputs[0]  # let the grader describe what came back
-    return _cat([_detach(out) for out in outputs])
+def replace_parameters(module: nn.Module, values: Mapping[str, torch.Tensor]) -> int:
+    """Give `module` new trainable parameters holding `values` (by name); returns how many were replaced.
 
-
-def perturb_parameters(module: nn.Module, scale: float, seed: int) -> int:
-    """Add `scale` × standard normal noise to every floating-point parameter of `module`, in place; returns how many."""
-    generator = _Generator().manual_seed(int(seed))
+    Each parameter object is swapped for a fresh `nn.Parameter` in its owner module, never written
+    in place, so a tensor it shares storage with (a module-level mask, another model) is untouched;
+    names tied to one parameter get one new parameter. Frozen parameters and buffers are left alone.
+    """
+    fresh: dict[int, nn.Parameter] = {}
     count = 0
-    with _no_grad():
-        for param in module.parameters():
-            if param.is_floating_point():
-                param.add_(scale * _randn(param.shape, generator=generator).to(param.dtype))
-                count += 1
+    for name, p in list(module.named_parameters(remove_duplicate=False)):
+        if name not in values or not (p.requires_grad and p.is_floating_point()):
+            continue
+        owner_name, _, attr = name.rpartition(".")
+        owner = module.get_submodule(owner_name) if owner_name else module
+        if id(p) not in fresh:
+            fresh[id(p)] = nn.Parameter(values[name].to(dtype=p.dtype, device=p.device).clone())
+        owner._parameters[attr] = fresh[id(p)]
+        count += 1
     return count
 
 
-PROBES.update(coupling_jacobian=coupling_jacobian, batched_no_grad=batched_no_grad, perturb_parameters=perturb_parameters)
+PROBES.update(parameter_values=parameter_values, replace_parameters=replace_parameters)
