@@ -156,8 +156,8 @@ def train_realnvp(data: torch.Tensor | np.ndarray, n_steps: int, seed: int = 0, 
         >>> flow = train_realnvp(make_moons(10_000, noise=0.05)[0], n_steps=DEFAULT_STEPS)
     """
     torch.manual_seed(seed)
-    data = torch.as_tensor(np.asarray(data), dtype=torch.float32)
-    flow = RealNVP(dim=data.shape[1], **model_kwargs)
+    data = torch.as_tensor(data, dtype=torch.float32)  # numpy or a tensor; trains where the data is (--device cuda)
+    flow = RealNVP(dim=data.shape[1], **model_kwargs).to(data.device)
     flow.set_standardisation(data)
     optimiser = torch.optim.AdamW(flow.parameters(), lr=lr, weight_decay=weight_decay)
     warmup = max(1, n_steps // 20)

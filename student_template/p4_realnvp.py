@@ -241,7 +241,9 @@ class RealNVP(nn.Module):
 def train_realnvp(data: torch.Tensor | np.ndarray, n_steps: int, seed: int = 0) -> RealNVP:
     """Train a `RealNVP()` by maximum likelihood on `data` `(N, 2)` (raw coordinates) for `n_steps` steps.
 
-    Returns the trained model (in `eval()` mode).
+    Returns the trained model (in `eval()` mode). With `grade --device cuda` the data arrives on the
+    GPU as a tensor: build the model on `data.device` (`RealNVP().to(data.device)`); the grader
+    moves the trained model back to the CPU (`model.cpu()`) before judging it.
     """
     raise NotImplementedError("Step 3: implement train_realnvp")
 

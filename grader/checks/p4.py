@@ -337,7 +337,7 @@ def _trained(ctx: CheckContext) -> tuple[Handle, float]:
     data = sample_moons(N_TRAIN, NOISE, seed=ctx.seed("4.train_data", DATA_SEED))
     started = time.monotonic()
     try:
-        handle = ctx.call("train_realnvp", data, TRAIN_STEPS, 0, keep=True, timeout_s=TRAIN_TIMEOUT_S)
+        handle = ctx.call("train_realnvp", data, TRAIN_STEPS, 0, keep=True, timeout_s=TRAIN_TIMEOUT_S, on_device=True)
     except StudentCodeError as error:
         if error.error_type != "NotImplementedError":
             error = StudentCodeError(error.kind, f"train_realnvp(data, {TRAIN_STEPS}, 0) on {N_TRAIN:,} moons: {error.message}",
@@ -351,12 +351,14 @@ def _trained(ctx: CheckContext) -> tuple[Handle, float]:
 
 
 def _evaluation_mode(ctx: CheckContext, handle: Handle) -> None:
-    """`model.eval()` before judging it (BatchNorm then uses its running statistics); a model without `eval` is left as is."""
-    try:
-        ctx.call_method(handle, "eval")
-    except StudentCodeError as error:
-        if error.error_type != "AttributeError":
-            raise
+    """`model.eval()` before judging it (BatchNorm then uses its running statistics), and `model.cpu()` after a
+    training on the GPU (`--device cuda`), so every query runs as on a CPU run; a model without them is left as is."""
+    for method in ("eval", "cpu") if ctx.options.device != "cpu" else ("eval",):
+        try:
+            ctx.call_method(handle, method)
+        except StudentCodeError as error:
+            if error.error_type != "AttributeError":
+                raise
 
 
 def _log_prob(ctx: CheckContext, handle: Handle, points: np.ndarray, label: str) -> np.ndarray:

@@ -18,9 +18,9 @@ import torch
 from torch import nn
 
 _jacobian = torch.autograd.functional.jacobian
-_tanh, _zeros_like, _stack, _no_grad = torch.tanh, torch.zeros_like, torch.stack, torch.no_grad
-_grad, _clamp, _randn, _rand, _Generator = torch.autograd.grad, torch.clamp, torch.randn, torch.rand, torch.Generator
-_is_tensor, _full_like, _equal, _cat, _load = torch.is_tensor, torch.full_like, torch.equal, torch.cat, torch.load
+_tanh, _zeros_like, _no_grad = torch.tanh, torch.zeros_like, torch.no_grad
+_grad = torch.autograd.grad
+_is_tensor, _full_like, _cat, _load = torch.is_tensor, torch.full_like, torch.cat, torch.load
 _enable_grad, _detach = torch.enable_grad, torch.Tensor.detach
 
 
