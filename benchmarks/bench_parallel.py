@@ -101,9 +101,9 @@ def whole_class(extra: list[str]) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("parts", nargs="*", choices=["problems", "class"], default=[])
+    parser.add_argument("parts", nargs="*", choices=["problems", "class"], default=["problems", "class"])
     parser.add_argument("--args", default="", help="extra grade arguments, e.g. '--only 1,4' or '--time-scale 3'")
     options = parser.parse_args()
     extra = shlex.split(options.args)
-    for part in options.parts or ["problems", "class"]:
+    for part in options.parts:
         {"problems": problems, "class": whole_class}[part](extra)
