@@ -101,9 +101,12 @@ def whole_class(extra: list[str]) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("parts", nargs="*", choices=["problems", "class"], default=["problems", "class"])
+    parser.add_argument("parts", nargs="*", help="problems and/or class (default: both)")
     parser.add_argument("--args", default="", help="extra grade arguments, e.g. '--only 1,4' or '--time-scale 3'")
     options = parser.parse_args()
+    unknown = set(options.parts) - {"problems", "class"}
+    if unknown:
+        parser.error(f"unknown part(s) {', '.join(sorted(unknown))}; choose from problems, class")
     extra = shlex.split(options.args)
-    for part in options.parts:
+    for part in options.parts or ["problems", "class"]:
         {"problems": problems, "class": whole_class}[part](extra)
