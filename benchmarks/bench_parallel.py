@@ -70,14 +70,15 @@ def timed_grade(args: list[str]) -> tuple[float, float, subprocess.CompletedProc
 
 def problems(extra: list[str]) -> None:
     scores = {}
-    for jobs in (1, 3):
+    for jobs in ("1", "default", "3"):  # default: as many modules at once as the cores and memory allow
         with tempfile.TemporaryDirectory() as out:
-            seconds, peak, done = timed_grade([str(ROOT / "reference"), "--out", out, "--quiet", "--jobs", str(jobs), *extra])
+            chosen = [] if jobs == "default" else ["--jobs", jobs]
+            seconds, peak, done = timed_grade([str(ROOT / "reference"), "--out", out, "--quiet", *chosen, *extra])
             scores[jobs] = [line.split()[:3] for line in done.stdout.splitlines() if line and line.split()[0][:1].isdigit()]
         total = next((line.split()[1] for line in done.stdout.splitlines() if line.startswith("total")), f"exit {done.returncode}")
-        label = "serial modules" if jobs == 1 else f"up to {jobs} modules at once"
-        print(f"reference, {label:>26}: {seconds:6.1f} s, score {total}, peak memory (all processes) {peak:6.0f} MB", flush=True)
-    print(f"same per-check scores: {scores[1] == scores[3]}", flush=True)
+        label = {"1": "serial modules", "default": "default (--jobs from the machine)"}.get(jobs, f"up to {jobs} modules at once")
+        print(f"reference, {label:>34}: {seconds:6.1f} s, score {total}, peak memory (all processes) {peak:6.0f} MB", flush=True)
+    print(f"same per-check scores: {scores['1'] == scores['default'] == scores['3']}", flush=True)
 
 
 def whole_class(extra: list[str]) -> None:
