@@ -152,3 +152,16 @@ def test_a_submission_whose_functions_all_hang_costs_one_limit_per_function(tmp_
     timed_out_now = [r for r in graded if "did not finish within" in r.output]
     assert len(timed_out_now) <= 4, [r.id for r in timed_out_now]  # one per function, then "timed out earlier"
     assert elapsed < 4 * 60 * FAST.time_scale + 90
+
+
+@pytest.mark.parametrize("module, problem, functions", [("p3_ebm", 3, 6), ("p4_realnvp", 4, 4)])
+def test_problems_3_and_4_whose_functions_all_hang_cost_one_limit_per_function(tmp_path, module, problem, functions):
+    """Every function and class hangs: each times out once, every later use fails at once ("timed out earlier")."""
+    patch = CORPUS / "hostile" / f"hang_every_function_p{problem}.py"
+    folder = patched_submission(tmp_path / "submission", module, patch, also=("p3_energy.pt",) if problem == 3 else ())
+    run = grade(folder, tmp_path / "out", problems={problem}, limits=FAST)
+    assert all(r.score == 0.0 for r in run.results), [(r.id, r.score) for r in run.results]
+    lines = [line for r in run.results for line in r.output.splitlines()]
+    timed_out_now = [line for line in lines if "did not finish within" in line]
+    assert 1 <= len(timed_out_now) <= functions, timed_out_now
+    assert any("timed out earlier" in line for line in lines)

@@ -251,7 +251,7 @@ def _fresh_noise_case(ctx: CheckContext) -> Callable[[], tuple[float, str | None
     return run
 
 
-@check("3.sgld_step", part="3", points=6, module=P3, timeout_s=30,
+@check("3.sgld_step", part="3", points=6, module=P3, timeout_s=10,
        title="sgld_step: exact with injected noise (with and without grad_clip), fresh noise, no side effects")
 def check_sgld_step(ctx: CheckContext) -> Outcome:
     cases = [(f"injected noise, {sc.label}", _step_case(ctx, sc)) for sc in step_cases().values()]
@@ -391,7 +391,7 @@ def _path_case(ctx: CheckContext) -> Callable[[], tuple[float, str | None]]:
     return run
 
 
-@check("3.langevin", part="3", points=4, module=P3, timeout_s=60,
+@check("3.langevin", part="3", points=4, module=P3, timeout_s=20,
        title="langevin_sample: n_steps exact steps; the chains' law on Gaussian energies (short run and stationary)")
 def check_langevin(ctx: CheckContext) -> Outcome:
     cases = chain_cases()
@@ -508,7 +508,7 @@ def _rate_case(ctx: CheckContext, p: float) -> Callable[[], tuple[float, str | N
     return run
 
 
-@check("3.buffer", part="3", points=4, module=P3, timeout_s=30,
+@check("3.buffer", part="3", points=4, module=P3, timeout_s=10,
        title="ReplayBuffer: noise while empty, capacity never exceeded, re-initialisation rate (binomial test)")
 def check_buffer(ctx: CheckContext) -> Outcome:
     cases = [("sample(64) of an empty buffer: (64, 1, 28, 28) uniform noise in [-1, 1]", _empty_case(ctx)),
@@ -612,7 +612,7 @@ def _loss_gradient_case(ctx: CheckContext) -> Callable[[], tuple[float, str | No
     return run
 
 
-@check("3.cd_loss", part="3", points=4, module=P3, timeout_s=30,
+@check("3.cd_loss", part="3", points=4, module=P3, timeout_s=10,
        title="cd_loss: value (default alpha, alpha = 0.5 and 0) and its gradient w.r.t. the energy's parameters")
 def check_cd_loss(ctx: CheckContext) -> Outcome:
     cases = [("default alpha (0.1)", _loss_value_case(ctx, None)),
@@ -633,6 +633,7 @@ TRAIN_MIN_ITERS = 50  # the fewest iterations a slow implementation is judged on
 TRAIN_BUDGET_FACTOR = 1.5  # the run gets this x TRAIN_ITERS x the measured seconds per iteration
 TIMING_ITERS = (1, 4)  # train_ebm runs timed to measure the cost of one iteration (their difference / 3)
 TIMING_DIGITS = 512  # digits sent to the timing runs (an iteration's cost does not depend on N)
+TIMING_TIMEOUT_S = 30  # per timing run: 4 iterations at the slowest cost a run can be judged at (~11 s), with room; a hang costs this
 TRAIN_DIGITS = 4_000  # training digits sent to the child (the embedded train split)
 EVAL_DIGITS = 1_000
 AUROC_FULL, AUROC_HALF = 0.90, 0.80  # untrained nets: 0.02-0.66 (noise), 0.27-0.70 (shuffled)
@@ -689,7 +690,7 @@ def _timed_training(ctx: CheckContext, train: np.ndarray) -> tuple[float, float]
     seconds = {}
     for index, n_iters in enumerate((short, long, short)):
         started = time.monotonic()
-        ctx.call("train_ebm", train[:TIMING_DIGITS], n_iters, 0, seed=0, timeout_s=TRAIN_TIMEOUT_S / 2, on_device=True)
+        ctx.call("train_ebm", train[:TIMING_DIGITS], n_iters, 0, seed=0, timeout_s=TIMING_TIMEOUT_S, on_device=True)
         seconds[index] = time.monotonic() - started
     return min(seconds[0], seconds[2]), seconds[1]
 
@@ -802,6 +803,8 @@ def rating_fraction(confidence: float, classes: int, frechet: float) -> tuple[fl
 
 
 CHECKPOINT_BUDGET_S = 180  # all the sampler's queries together (x --time-scale)
+QUERY_TIMEOUT_S = 30  # one query (energies and gradients of 200 images: the reference takes ~30 ms); a hang costs this
+CONSTRUCT_TIMEOUT_S = 20  # EnergyNet()
 
 
 def _checkpoint_query(ctx: CheckContext, net: Handle, deadline: float) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
@@ -812,7 +815,7 @@ def _checkpoint_query(ctx: CheckContext, net: Handle, deadline: float) -> Callab
         left = (deadline - time.monotonic()) / scale
         if left <= 0:
             raise StudentCodeError("timeout", f"sampling did not finish within {CHECKPOINT_BUDGET_S * scale:.0f} s (time limit)")
-        answer = ctx.probe("energies_and_grads", net, x, timeout_s=left)
+        answer = ctx.probe("energies_and_grads", net, x, timeout_s=min(left, QUERY_TIMEOUT_S))
         if not isinstance(answer, dict):
             raise WrongOutput(f"the energy query returned {describe(answer)}")
         energy = as_array(answer.get("energy"), "EnergyNet()(x) with p3_energy.pt loaded", allow_nan=True)
@@ -841,7 +844,7 @@ def check_checkpoint(ctx: CheckContext) -> Outcome:
         if not torch.cuda.is_available():
             return Outcome(0.0, f"grader configuration: --device {device} was given but CUDA is not available on this "
                                 "machine; grade again with --device cpu (this is not the submission's fault).")
-    net = ctx.call("EnergyNet", keep=True)
+    net = ctx.call("EnergyNet", keep=True, timeout_s=CONSTRUCT_TIMEOUT_S)
     if not isinstance(net, Handle):
         return Outcome(0.0, f"EnergyNet() gave {describe(net)}, not a model")
     report = ctx.probe("load_checkpoint", net, str(path), device=device)

@@ -51,6 +51,7 @@ NOISE = INSTANCE.moons_noise
 # ---------------------------------------------------------------------------------- the training run
 TRAIN_STEPS = 1000  # the reference: ~30 s of one free core (docs/p4_calibration.md)
 TRAIN_TIMEOUT_S = 150.0  # ~4x the reference on the loaded machine; times --time-scale
+PROBE_STEPS, PROBE_TIMEOUT_S = 10, 20.0  # a short run first: a training that hangs costs 20 s, not the whole budget
 N_TRAIN = 10_000
 N_HELD_OUT = 20_000
 DATA_SEED = 58_213  # private: never printed in feedback
@@ -193,7 +194,7 @@ def _student_coupling(ctx: CheckContext, name: str, points: np.ndarray, case: Co
     return as_array(out, f"the first output of {label}", shape=points.shape), per_point(log_det, f"log_det of {label}", len(points))
 
 
-@check("4.coupling_forward", part="4", points=5, module=P4, timeout_s=20,
+@check("4.coupling_forward", part="4", points=5, module=P4, timeout_s=10,
        title="coupling_forward against the oracle: random s/t MLPs and masks, D = 2 and 6")
 def check_coupling_forward(ctx: CheckContext) -> Outcome:
     def run_case(case: CouplingCase):
@@ -241,7 +242,7 @@ def diagnose_inverse(x: np.ndarray, log_det: np.ndarray, case: CouplingCase) -> 
     return fraction, problems
 
 
-@check("4.coupling_inverse", part="4", points=5, module=P4, timeout_s=20,
+@check("4.coupling_inverse", part="4", points=5, module=P4, timeout_s=10,
        title="coupling_inverse against the oracle, and coupling_inverse(coupling_forward(x)) == x")
 def check_coupling_inverse(ctx: CheckContext) -> Outcome:
     def oracle_case(case: CouplingCase):
@@ -277,7 +278,7 @@ def on_grid(x: np.ndarray) -> np.ndarray:
     return (np.round(x.astype(np.float64) * 2.0**16) / 2.0**16).astype(x.dtype)
 
 
-@check("4.coupling_jacobian", part="4", points=3, module=P4, timeout_s=20,
+@check("4.coupling_jacobian", part="4", points=3, module=P4, timeout_s=10,
        title="coupling_forward's log_det against log|det ∂y/∂x| from central differences of its own y")
 def check_coupling_jacobian(ctx: CheckContext) -> Outcome:
     step = COUPLING_FD_STEP
@@ -335,11 +336,12 @@ def _trained(ctx: CheckContext) -> tuple[Handle, float]:
     if done is not None and done.box is box and box.alive:
         return done.handle, done.seconds
     data = sample_moons(N_TRAIN, NOISE, seed=ctx.seed("4.train_data", DATA_SEED))
-    started = time.monotonic()
     try:
+        _short_run(ctx, data)
+        started = time.monotonic()
         handle = ctx.call("train_realnvp", data, TRAIN_STEPS, 0, keep=True, timeout_s=TRAIN_TIMEOUT_S, on_device=True)
     except StudentCodeError as error:
-        if error.error_type != "NotImplementedError":
+        if error.error_type != "NotImplementedError" and not error.message.startswith("a short run"):
             error = StudentCodeError(error.kind, f"train_realnvp(data, {TRAIN_STEPS}, 0) on {N_TRAIN:,} moons: {error.message}",
                                      error.error_type, error.where)
         _TRAININGS[ctx.modules] = _Training(box, None, error, 0.0)
@@ -348,6 +350,21 @@ def _trained(ctx: CheckContext) -> tuple[Handle, float]:
     _evaluation_mode(ctx, handle)
     _TRAININGS[ctx.modules] = _Training(ctx.modules.sandbox(P4), handle, None, seconds)
     return handle, seconds
+
+
+def _short_run(ctx: CheckContext, data: np.ndarray) -> None:
+    """train_realnvp for PROBE_STEPS steps within PROBE_TIMEOUT_S (x --time-scale), before the real run.
+
+    A training that never returns then costs PROBE_TIMEOUT_S, and the runner does not call it again.
+    """
+    try:
+        ctx.call("train_realnvp", data, PROBE_STEPS, 0, timeout_s=PROBE_TIMEOUT_S, on_device=True)
+    except StudentCodeError as error:
+        if error.kind != "timeout":
+            raise
+        raise StudentCodeError("timeout", f"a short run, train_realnvp(data, n_steps={PROBE_STEPS}, 0), did not finish within "
+                               f"{PROBE_TIMEOUT_S * ctx.options.limits.time_scale:.0f} s (the reference needs about a second): "
+                               "does train_realnvp hang, or ignore n_steps?") from None
 
 
 def _evaluation_mode(ctx: CheckContext, handle: Handle) -> None:

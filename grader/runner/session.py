@@ -18,7 +18,7 @@ import sys
 from grader.runner.sandbox import Limits, Sandbox, StudentCodeError, new_child_id, share_with_group
 from grader.submission import Submission
 
-IMPORT_TIMEOUT_S = 60.0
+IMPORT_TIMEOUT_S = 30.0  # importing a module runs only its top level (training stays under __main__)
 _LIMITS = {name: getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")}
 _PARENT_LIMITS = {name: resource.getrlimit(number) for name, number in _LIMITS.items()}
 
