@@ -57,11 +57,11 @@ def training_seconds_per_iteration(n_iters: int) -> float:
     return (time.perf_counter() - started) / n_iters
 
 
-def _alternative() -> types.ModuleType:
-    """The reference module with the corpus's correct alternative appended, as a submission would be graded."""
-    module = types.ModuleType("p3_alternative")
-    source = (ROOT / "reference" / "p3_ebm.py").read_text() + "\n\n" + ALTERNATIVE.read_text()
-    exec(compile(source, str(ALTERNATIVE), "exec"), module.__dict__)  # noqa: S102 - our own corpus file
+def _alternative(patch: Path = ALTERNATIVE) -> types.ModuleType:
+    """The reference module with a corpus patch (default: the correct alternative) appended, as a submission would be graded."""
+    module = types.ModuleType(f"p3_{patch.stem}")
+    source = (ROOT / "reference" / "p3_ebm.py").read_text() + "\n\n" + patch.read_text()
+    exec(compile(source, str(patch), "exec"), module.__dict__)  # noqa: S102 - our own corpus file
     return module
 
 
@@ -244,7 +244,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--short-training", action="store_true", help="AUROC after 50 / 100 / TRAIN_ITERS iterations, seeds 0-2")
     parser.add_argument("--alternative", action="store_true", help="with --short-training: also the corpus's correct alternative")
-    parser.add_argument("--sampler-seeds", default="0,1,2")
+    parser.add_argument("--sampler-seeds", default="0,1,2", help="comma-separated; empty: no checkpoint ratings")
+    parser.add_argument("--calibrate", default="", help="comma-separated corpus patches of tests/corpus/p3 (or 'reference'): "
+                        "AUROC after TRAIN_ITERS iterations for training seeds --seeds")
+    parser.add_argument("--seeds", default="0-9", help="training seeds for --calibrate, e.g. 0-9")
     parser.add_argument("--no-grading", action="store_true", help="skip timing `grade reference/ --only 3`")
     parser.add_argument("--write-reference-samples", action="store_true", help=f"write assets/{REFERENCE_SAMPLES}")
     parser.add_argument("--round-trip", action="store_true", help="the checkpoint chain through a child vs in one process")
@@ -264,7 +267,14 @@ def main(argv: list[str] | None = None) -> int:
             print(" correct alternative (tests/corpus/p3/correct_alternative.py):")
             short_training_auroc(_alternative().train_ebm, (TRAIN_ITERS,))
         untrained_auroc()
-    for seed in (int(s) for s in args.sampler_seeds.split(",")):
+    if args.calibrate:
+        low, _, high = args.seeds.partition("-")
+        seeds = tuple(range(int(low), int(high or low) + 1))
+        for name in args.calibrate.split(","):
+            print(f" {name}, {TRAIN_ITERS} iterations, training seeds {args.seeds} (full credit at AUROC >= {AUROC_FULL}):", flush=True)
+            module = reference if name == "reference" else _alternative(ROOT / "tests" / "corpus" / "p3" / f"{name}.py")
+            short_training_auroc(module.train_ebm, (TRAIN_ITERS,), seeds)
+    for seed in (int(s) for s in args.sampler_seeds.split(",") if s):
         samples, seconds = reference_samples(args.samples, seed)
         rating = rate_samples(samples)
         fraction, _ = rating_fraction(rating.mean_confidence, rating.n_classes, rating.frechet)
