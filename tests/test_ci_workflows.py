@@ -243,7 +243,7 @@ def test_grading_workflow_on_a_pull_request_comments_once_and_updates_in_place(t
     assert _outcome(first, "Job summary") == "success" and _outcome(first, "Comment on the pull request") == "success", first.logs
     results = json.loads((repo / "grade-report" / "results.json").read_text())
     assert results["score"] < 5
-    assert f"Score: **{results['score']:g} / 5**" in first.summary and "1/|det A| Jacobian factor is missing" in first.summary
+    assert f"Score: **{results['score']:g} / 5**" in first.summary and "1/\\|det A\\| Jacobian factor is missing" in first.summary  # Markdown-escaped
     assert "](figures/" not in first.summary  # figures live in the artifact, the summary names them
     assert (repo / "grade-report" / "report.html").is_file() and any((repo / "grade-report" / "figures").iterdir())
     assert "public defaults: no private inputs were given" in first.summary

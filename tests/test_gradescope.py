@@ -128,7 +128,7 @@ def test_student_code_cannot_read_the_bundled_private_file(tmp_path, autograder_
     (probe / f"{P1}.py").write_text(
         "def density_linear(y, A, mu=None):\n"
         "    found = []\n"
-        f"    for path in ({str(root / 'source' / 'assets' / 'private_inputs.toml')!r}, {str(root / 'source' / 'setup.sh')!r}):\n"
+        f"    for path in ({str(root / 'source' / 'assets' / 'private_inputs.toml')!r}, {str(root / 'source' / 'setup.sh')!r}, __file__):\n"
         "        try:\n"
         "            open(path).read()\n"
         "            found.append('READ')\n"
@@ -138,7 +138,8 @@ def test_student_code_cannot_read_the_bundled_private_file(tmp_path, autograder_
     gradescope_layout(root, archive, probe)
     results = run_autograder(root, "--check 1a.dtype --time-scale 3")
     (test,) = results["tests"]
-    assert "RuntimeError: PermissionError READ" in test["output"]  # the private file is hidden, the rest of source/ is not
+    # the private file and the rest of the grader's source are hidden (reads are an allowlist); the child's own copy is not
+    assert "RuntimeError: PermissionError PermissionError READ" in test["output"]
 
 
 def test_a_submission_without_the_expected_files_still_gets_a_results_json(tmp_path, autograder_zip, autograder_root):

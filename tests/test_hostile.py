@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -154,14 +155,12 @@ def test_a_submission_whose_functions_all_hang_costs_one_limit_per_function(tmp_
     assert elapsed < 4 * 60 * FAST.time_scale + 90
 
 
-@pytest.mark.parametrize("module, problem, functions", [("p3_ebm", 3, 6), ("p4_realnvp", 4, 4)])
-def test_problems_3_and_4_whose_functions_all_hang_cost_one_limit_per_function(tmp_path, module, problem, functions):
-    """Every function and class hangs: each times out once, every later use fails at once ("timed out earlier")."""
+@pytest.mark.parametrize("module, problem", [("p3_ebm", 3), ("p4_realnvp", 4)])
+def test_problems_3_and_4_whose_functions_all_hang_cost_one_limit_per_function(tmp_path, module, problem):
+    """Every function and class hangs: each times out at most once; a later use fails at once ("timed out earlier")."""
     patch = CORPUS / "hostile" / f"hang_every_function_p{problem}.py"
     folder = patched_submission(tmp_path / "submission", module, patch, also=("p3_energy.pt",) if problem == 3 else ())
     run = grade(folder, tmp_path / "out", problems={problem}, limits=FAST)
     assert all(r.score == 0.0 for r in run.results), [(r.id, r.score) for r in run.results]
-    lines = [line for r in run.results for line in r.output.splitlines()]
-    timed_out_now = [line for line in lines if "did not finish within" in line]
-    assert 1 <= len(timed_out_now) <= functions, timed_out_now
-    assert any("timed out earlier" in line for line in lines)
+    timed_out_now = re.findall(r"([A-Za-z_][\w.]*): did not finish within", "\n".join(r.output for r in run.results))
+    assert timed_out_now and len(timed_out_now) == len(set(timed_out_now)), timed_out_now

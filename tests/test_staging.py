@@ -257,7 +257,7 @@ def test_class_run_with_staging_attacks_beside_a_correct_submission(tmp_path):
     patched_submission(klass / "erin", P1, CORPUS / "hostile" / "reports" / "html_file_name.py")  # a megabyte of HTML in errors
     checks = select(None, IDS)
     alone = grade(alice, tmp_path / "alone", ids=IDS)
-    rows = {row.student: row for row in grade_class(klass, out, checks, GradingOptions(limits=Limits(memory_mb=2048), progress=False))}
+    rows = {row.student: row for row in grade_class(klass, out, checks, GradingOptions(limits=Limits(memory_mb=2048), progress=False)).rows}
     assert rows["alice"].run.score == alone.score == 1.0
     for student in ("bob", "carol", "dave"):
         assert rows[student].run is not None and rows[student].run.score == 0, student
