@@ -207,7 +207,7 @@ def drive_langevin(query: Query, n: int, n_steps: int, step_size: float, noise_s
         energy, grad = query(x)
         queries += 1
         if step in audited:
-            problem = _finite_difference_problem(query, x, energy, grad, audit_rng, step)
+            problem = _finite_difference_problem(query, x, grad, audit_rng, step)
             queries += 2
             if problem:
                 return ChainRun(torch.from_numpy(x), problem, queries)
@@ -230,7 +230,7 @@ def drive_langevin(query: Query, n: int, n_steps: int, step_size: float, noise_s
     return ChainRun(torch.from_numpy(x), None, queries)
 
 
-def _finite_difference_problem(query: Query, x: np.ndarray, energy: np.ndarray, grad: np.ndarray,
+def _finite_difference_problem(query: Query, x: np.ndarray, grad: np.ndarray,
                                rng: np.random.Generator, step: int) -> str | None:
     """None if (E(x + h v) - E(x - h v)) / 2h ≈ <g, v> over the batch (v: a random unit direction per image)."""
     v = rng.normal(size=x.shape)
