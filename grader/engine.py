@@ -24,6 +24,7 @@ from grader.runner.session import StudentModules
 from grader.submission import Submission, load_submission
 
 Numbered = list[tuple[int, Check]]  # (position in the rubric, 1-based; check)
+GroupRun = tuple[list[tuple[int, CheckResult]], list[str]]  # (rubric number, result) pairs; notes for the whole run
 
 
 def grade_submission(folder: str | Path, out_dir: Path, checks: list[Check], options: GradingOptions = GradingOptions(),
@@ -39,14 +40,15 @@ def grade_submission(folder: str | Path, out_dir: Path, checks: list[Check], opt
     groups = module_groups(numbered)
     try:
         if workers <= 1 or len(groups) <= 1:
-            done = run_group(submission, out_dir, numbered, options, len(checks))
+            done, run_notes = run_group(submission, out_dir, numbered, options, len(checks))
         else:
-            done = _run_concurrently(submission, out_dir, groups, options, len(checks), workers)
+            done, run_notes = _run_concurrently(submission, out_dir, groups, options, len(checks), workers)
         notebook_notes = _render_notebooks(submission, out_dir)
     finally:
         submission.cleanup()
     results = tuple(result for _, result in sorted(done, key=lambda pair: pair[0]))
-    notes = [options.private.note] + list(submission.notes) + [n for source in submission.modules.values() for n in source.notes] + notebook_notes
+    notes = ([options.private.note] + list(submission.notes) + [n for source in submission.modules.values() for n in source.notes]
+             + list(dict.fromkeys(run_notes)) + notebook_notes)
     graded = [f"{name}: graded {source.origin}" for name, source in submission.modules.items()]
     return GradingRun(str(submission.root), results, round(time.monotonic() - started, 2), tuple(graded + notes))
 
@@ -59,8 +61,8 @@ def module_groups(numbered: Numbered) -> dict[str | None, Numbered]:
     return groups
 
 
-def run_group(submission: Submission, out_dir: Path, numbered: Numbered, options: GradingOptions, total: int) -> list[tuple[int, CheckResult]]:
-    """Run `numbered` checks in order with their own children; (rubric number, result) pairs."""
+def run_group(submission: Submission, out_dir: Path, numbered: Numbered, options: GradingOptions, total: int) -> GroupRun:
+    """Run `numbered` checks in order with their own children."""
     modules = StudentModules(submission, options.limits)
     modules.prestart({c.module for _, c in numbered if c.module})
     done = []
@@ -74,37 +76,42 @@ def run_group(submission: Submission, out_dir: Path, numbered: Numbered, options
                 sys.stderr.flush()  # one short line, one write: lines from concurrent groups do not mix
     finally:
         modules.close()
-    return done
+    return done, modules.notes
 
 
 def _run_group_by_ids(submission: Submission, out_dir: Path, ids: list[tuple[int, str]], options: GradingOptions,
-                      total: int) -> list[tuple[int, CheckResult]]:
+                      total: int) -> GroupRun:
     """`run_group` in a grader process of the pool (checks travel as ids, looked up in the registry there)."""
     numbers, checks = zip(*ids)
     return run_group(submission, out_dir, list(zip(numbers, options.private.apply(by_ids(checks)))), options, total)
 
 
 def _run_concurrently(submission: Submission, out_dir: Path, groups: dict[str | None, Numbered], options: GradingOptions,
-                      total: int, workers: int) -> list[tuple[int, CheckResult]]:
+                      total: int, workers: int) -> GroupRun:
     from grader.parallel import process_pool  # noqa: PLC0415 - only when grading in parallel
 
     student = {module: group for module, group in groups.items() if module is not None}
     # longest first (the sum of the per-call limits is a fair proxy), so the last group to start is a short one
     order = sorted(student, key=lambda module: -sum(c.timeout_s for _, c in student[module]))
     done: list[tuple[int, CheckResult]] = []
+    notes: list[str] = []
     with process_pool(min(workers, len(student))) as pool:
         futures = {module: pool.submit(_run_group_by_ids, submission, out_dir, [(n, c.id) for n, c in student[module]], options, total)
                    for module in order}
         if None in groups:
-            done += run_group(submission, out_dir, groups[None], options, total)
+            group_done, group_notes = run_group(submission, out_dir, groups[None], options, total)
+            done += group_done
+            notes += group_notes
         for module, future in futures.items():
             try:
-                done += future.result()
+                group_done, group_notes = future.result()
+                done += group_done
+                notes += group_notes
             except Exception as error:  # noqa: BLE001 - a dead grader process costs its module's checks, with the reason
                 print(f"internal error grading {module}: {type(error).__name__}: {error}", file=sys.stderr)
                 message = f"internal grader error ({type(error).__name__}) while grading {module}; scored 0"
                 done += [(n, _result(c, Outcome(0.0, message), 0.0)) for n, c in student[module]]
-    return done
+    return done, notes
 
 
 def _render_notebooks(submission: Submission, out_dir: Path) -> list[str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import CORPUS, ROOT, patched_submission
+from helpers import CORPUS, ROOT, grade, patched_submission
 
 from grader.runner import landlock
 from grader.runner.sandbox import Limits, Ref, Sandbox, StudentCodeError, child_sys_path, hidden_paths
@@ -199,3 +199,27 @@ def test_a_child_that_stops_itself_costs_one_time_limit(tmp_path):
     finally:
         box.close()
     assert not box.alive
+
+
+def test_the_child_reports_which_layers_it_could_not_apply(tmp_path):
+    box = _child(patched_submission(tmp_path / "s", P1, None))
+    box.close()
+    if landlock.kernel_abi() >= 6:  # every layer exists on this kernel: nothing to report
+        assert box.confinement_problems == ()
+    else:
+        assert box.confinement_problems and all("Landlock" in problem for problem in box.confinement_problems)
+
+
+def test_incomplete_confinement_becomes_one_note_of_the_run(tmp_path, monkeypatch):
+    import_module = Sandbox.import_module
+
+    def on_an_old_kernel(box, *args, **kwargs):
+        import_module(box, *args, **kwargs)
+        box.confinement_problems = ("Landlock is not available (errno 38)",)
+
+    monkeypatch.setattr(Sandbox, "import_module", on_an_old_kernel)
+    folder = patched_submission(tmp_path / "s", P1, None, also=("p3_ebm.py",))
+    run = grade(folder, tmp_path / "out", ids={"1a.dtype", "3.cd_loss"})
+    notes = [note for note in run.notes if "less confined than designed" in note]
+    assert len(notes) == 1 and "Landlock is not available (errno 38)" in notes[0]  # two children, one note
+    assert {r.id: r.score for r in run.results} == {"1a.dtype": 0.5, "3.cd_loss": 4}  # graded as usual

@@ -93,6 +93,15 @@ def _without(roots: list[str], hidden: list[Path]) -> list[str]:
     return list(dict.fromkeys(kept))
 
 
+def kernel_abi() -> int:
+    """The Landlock ABI version this kernel offers (0 where there is none, or not Linux)."""
+    if sys.platform != "linux":
+        return 0
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    return max(0, int(libc.syscall(_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(_CREATE_RULESET_VERSION))))
+
+
 def restrict(writable: list[str], rules: list[tuple[str, str]]) -> list[str]:
     """Confine this process: full access beneath `writable`, and `rules` (see `read_allowlist`).
 
@@ -100,11 +109,11 @@ def restrict(writable: list[str], rules: list[tuple[str, str]]) -> list[str]:
     """
     if sys.platform != "linux":
         return [f"Landlock is Linux-only (this is {sys.platform})"]
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.syscall.restype = ctypes.c_long
-    abi = libc.syscall(_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(_CREATE_RULESET_VERSION))
+    abi = kernel_abi()
     if abi < 1:
         return [f"Landlock is not available (errno {ctypes.get_errno()})"]
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
     read = _READ_FILE | _READ_DIR
     write = _WRITE_FILE | _REMOVE_DIR | _REMOVE_FILE | _MAKE_ANY | (_REFER if abi >= 2 else 0) | (_TRUNCATE if abi >= 3 else 0)
     ioctl = _IOCTL_DEV if abi >= 5 else 0

@@ -279,6 +279,8 @@ class Sandbox:
         self._read_fd, self._write_fd = parent_read, parent_write
         self._started = time.monotonic()
         self._first_reply_pending = True
+        self.confinement_problems: tuple[str, ...] | None = None  # asked before the first import
+
 
     def _limit_resources(self) -> None:  # runs in the child between fork and exec
         if self.limits.memory_mb is not None:
@@ -293,6 +295,9 @@ class Sandbox:
         return self.process.poll() is None
 
     def import_module(self, name: str, path: Path, timeout_s: float = 60.0) -> None:
+        if self.confinement_problems is None:  # only trustworthy while no student code has run in the child
+            problems = self._request({"op": "confinement"}, [], timeout_s)
+            self.confinement_problems = tuple(_text(p, 300) for p in problems) if isinstance(problems, list) else ("no answer",)
         self._request({"op": "import", "module": name, "path": str(path)}, [], timeout_s)
 
     def call(self, fn: Ref | Method | Probe, *args: Any, timeout_s: float | None = None, seed: int = 0, keep: bool = False,

@@ -49,6 +49,7 @@ class StudentModules:
         self._imported: set[str] = set()
         self._import_failures: dict[str, StudentCodeError] = {}
         self.timed_out: dict[tuple[str, str], str] = {}  # (module, function label) -> the check where it timed out
+        self.notes: list[str] = []  # for the run's notes: confinement that could not be applied, changed rlimits
         self._gid: int | None = None
         if os.geteuid() == 0 and sys.platform == "linux":  # the children run as other users: let this submission's group read its staged copy
             self._gid = new_child_id()
@@ -81,12 +82,22 @@ class StudentModules:
         try:
             box.import_module(module, source.path, IMPORT_TIMEOUT_S)
         except StudentCodeError as error:
+            self._note_confinement(box)
             box.close()
             failure = StudentCodeError(error.kind, f"{source.origin} could not be imported: {error}", error.error_type)
             self._import_failures[module] = failure
             raise failure from None
+        self._note_confinement(box)
         self._imported.add(module)
         return box
+
+    def _note_confinement(self, box: Sandbox) -> None:
+        for problem in box.confinement_problems or ():
+            note = (f"the student's process ran less confined than designed on this machine: {problem} "
+                    "(the grade is computed as usual; see docs/threat_model/isolation.md)")
+            if note not in self.notes:
+                print(f"grade: warning: {note}", file=sys.stderr)
+                self.notes.append(note)
 
     def close(self) -> None:
         for box in self._boxes.values():
@@ -94,4 +105,4 @@ class StudentModules:
         self._boxes.clear()
         note = check_parent_limits()
         if note:
-            self.submission.notes.append(note)
+            self.notes.append(note)

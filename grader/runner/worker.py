@@ -20,6 +20,8 @@ runs, in this order:
 
 Then it serves:
 
+    {"op": "confinement"}               -> what could not be applied above (a list of reasons; the
+                                          parent asks first, before any student code has run)
     {"op": "import", "module", "path"}  -> loads one student module
     {"op": "call", "fn", "args", "kwargs", "seed", "keep"} -> calls it; `keep` stores the result
                                           behind a handle instead of sending it back
@@ -68,6 +70,7 @@ class Worker:
         self.modules: dict[str, object] = {}
         self.handles: dict[int, object] = {}
         self.device = "cpu"  # the grading device; `on_device` calls receive their tensors there
+        self.confinement_problems: list[str] = []  # the layers that could not be applied (reported, not fatal)
         # bound now, before student code can monkeypatch torch
         self._is_tensor, self._detach = torch.is_tensor, torch.Tensor.detach
         self._to_numpy, self._from_numpy = torch.Tensor.numpy, torch.from_numpy
@@ -136,7 +139,9 @@ class Worker:
             reply = {"id": request.get("id")}
             out_arrays: list = []
             try:
-                if request["op"] == "import":
+                if request["op"] == "confinement":
+                    reply.update(ok=True, value=list(self.confinement_problems))
+                elif request["op"] == "import":
                     self.import_module(request["module"], request["path"])
                     reply.update(ok=True, value=None)
                 elif request["op"] == "call":
@@ -261,8 +266,7 @@ def main() -> None:
     if "uid" in config:
         problems.append(drop_privileges(int(config["uid"]), int(config["gid"]), bool(config.get("read_search"))))
     problems.append(seccomp.install())
-    for problem in filter(None, problems):
-        print(f"[worker] confinement incomplete: {problem}", file=sys.stderr)
+    worker.confinement_problems = [str(problem) for problem in problems if problem]
     worker.serve()
 
 
