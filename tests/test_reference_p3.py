@@ -143,3 +143,32 @@ def test_replay_buffer_latest_returns_the_newest_rows_in_order() -> None:
     assert buffer.latest(2).flatten().tolist() == [1.0, 2.0]
     buffer.push(torch.arange(3.0, 9.0).view(6, 1))
     assert len(buffer) == 5 and buffer.latest(3).flatten().tolist() == [6.0, 7.0, 8.0]
+
+
+def test_short_run_buffer_restarts_chains_at_the_age_limit() -> None:
+    from reference.p3_train import ShortRunBuffer
+
+    torch.manual_seed(0)
+    buffer = ShortRunBuffer(max_age=80, steps_per_push=40, capacity=4)
+    assert buffer.sample(4).abs().max() <= 1  # empty: noise, age 0
+    buffer.push(torch.full((4, 1, 28, 28), 5.0))  # age 40
+    assert torch.equal(buffer.sample(4), torch.full((4, 1, 28, 28), 5.0))  # young enough to continue
+    buffer.push(torch.full((4, 1, 28, 28), 6.0))  # overwrites all four rows, age 80
+    restarted = buffer.sample(4)
+    assert restarted.abs().max() <= 1 and restarted.std() > 0.3  # at the limit: fresh uniform noise
+    buffer.push(torch.full((4, 1, 28, 28), 7.0))  # age 40 again
+    assert torch.equal(buffer.sample(4), torch.full((4, 1, 28, 28), 7.0))
+
+
+def test_parameter_average_starts_at_the_model_and_follows_it() -> None:
+    from reference.p3_train import ParameterAverage
+
+    model, average = EnergyNet(), ParameterAverage(decay=0.75)
+    first = [p.detach().clone() for p in model.parameters()]
+    average.update(model)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    average.update(model)
+    for averaged, start in zip(average.model.parameters(), first):
+        assert torch.allclose(averaged, start + 0.25)

@@ -245,9 +245,17 @@ def drop_privileges(uid: int, gid: int, read_search: bool) -> str | None:
 
 
 def _init_cuda(torch) -> None:
-    """Open the GPU now: CUDA cannot initialise once Landlock is on (error 304)."""
+    """Open the GPU now: CUDA cannot initialise once Landlock is on (error 304).
+
+    A convolution's forward and backward pass and a matrix product also load cuDNN and cuBLAS
+    and create their handles here, while the process may still do whatever their set-up needs.
+    """
     torch.cuda.init()
-    torch.zeros(1, device="cuda").add_(1).cpu()
+    x = torch.randn(2, 1, 8, 8, device="cuda", requires_grad=True)
+    weight = torch.randn(4, 1, 3, 3, device="cuda", requires_grad=True)
+    out = torch.nn.functional.conv2d(x, weight, padding=1).flatten(1)
+    (out @ out.T).sum().backward()
+    torch.cuda.synchronize()
 
 
 def main() -> None:
