@@ -13,7 +13,7 @@ from grader.engine import grade_submission
 from grader.exports import ExportError, map_export
 from grader.manual import SCORES_FILE, ManualScoreError, load_manual_scores
 from grader.options import GradingOptions
-from grader.parallel import default_slots
+from grader.parallel import default_slots, use_grader_threads
 from grader.private import PrivateInputsError, load_private_inputs
 from grader.report import write_reports
 from grader.results import GradingRun
@@ -163,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     except DeviceError as error:
         print(f"grade: {error}", file=sys.stderr)
         return EXIT_USAGE
+    use_grader_threads()
     limits = Limits(threads=args.threads, time_scale=args.time_scale, **({} if args.memory_mb is None else {"memory_mb": args.memory_mb}))
     options = GradingOptions(device_limits(limits, device, args.memory_mb is not None),
                              mnist_root=args.mnist_root, device=device, progress=not args.quiet, private=private)

@@ -24,6 +24,11 @@ from concurrent.futures import ProcessPoolExecutor
 # a slot's memory budget: benchmarks/bench_parallel.py measured 1.5 GB for a serial grading of the reference (the
 # grader and its three children) and 2.4 GB with its three modules at once, so a slot costs well under 1.5 GB
 SLOT_MEMORY_MB = 1500
+# threads of the grader's own computations (oracles, the checkpoint chain, ratings), for torch and for numpy's BLAS:
+# their arrays are small, and each grading process shares the machine with its student's child and the other slots,
+# where OpenBLAS's extra threads only spin-wait (bench_parallel.py on 2 cores: a full grade of the reference took
+# 32.8-32.9 s with the default 2 BLAS threads, 28.9-29.4 s with 1)
+GRADER_THREADS = 1
 INTERRUPT_GRACE_S = 5.0  # after Ctrl-C, how long the pool's processes get to close their children
 _PRELOAD = ["grader.checks.p1", "grader.checks.p3", "grader.checks.p4", "grader.checks.written", "grader.engine"]
 
@@ -48,6 +53,11 @@ def available_memory_mb() -> int | None:
     return None
 
 
+def use_grader_threads() -> None:
+    """Give this grading process (and the pool it starts, which copies it) GRADER_THREADS torch and BLAS threads."""
+    _same_threads(GRADER_THREADS)
+
+
 def default_slots() -> int:
     """Grading processes that fit this machine now: min(cores, available memory / SLOT_MEMORY_MB), at least 1."""
     memory = available_memory_mb()
@@ -59,7 +69,8 @@ def default_slots() -> int:
 def process_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     """A pool of `workers` grader processes, forked from a server that preloaded the checks.
 
-    Each uses as many torch threads as this process, so the grader's own computations match a serial run's.
+    Each uses as many torch (and BLAS) threads as this process has torch threads, so the grader's own
+    computations match a serial run's.
     If the caller is interrupted (Ctrl-C, an error), the pool's processes are interrupted too: each
     closes its students' children on the way out instead of finishing its submission first.
     """
@@ -86,5 +97,7 @@ def process_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
 
 def _same_threads(threads: int) -> None:
     import torch  # noqa: PLC0415
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415
 
     torch.set_num_threads(threads)
+    threadpool_limits(threads, user_api="blas")  # numpy's OpenBLAS; stays in force for the life of the process
