@@ -9,6 +9,7 @@ start-up (imports, the child's torch import) is included, as a user would see it
 """
 from __future__ import annotations
 
+import argparse
 import resource
 import subprocess
 import sys
@@ -38,6 +39,17 @@ def run(name: str) -> None:
     print(f"{name:>3}: {seconds:6.1f} s (target < {target} s), score {total}, largest process so far {peak_mb:.0f} MB  {verdict}", flush=True)
 
 
-if __name__ == "__main__":
-    for name in sys.argv[1:] or list(TARGETS):
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("targets", nargs="*", metavar="TARGET", help=f"some of {', '.join(TARGETS)} (default: all)")
+    targets = parser.parse_args(argv).targets
+    unknown = [name for name in targets if name not in TARGETS]
+    if unknown:
+        parser.error(f"unknown target {', '.join(unknown)}; choose from {', '.join(TARGETS)}")
+    for name in targets or list(TARGETS):
         run(name)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -10,6 +10,7 @@ only: nothing here runs a submission. Used to set `SIM_TOL` and `GRID_RTOL`.
 """
 from __future__ import annotations
 
+import argparse
 import sys
 import types
 from pathlib import Path
@@ -69,13 +70,15 @@ def rows(module: types.ModuleType) -> list[tuple[str, float, float]]:
     return out
 
 
-def main(argv: list[str]) -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("rtols", nargs="*", type=float, metavar="RTOL", help="dopri5 rtol = atol values (default: 1e-5 1e-4)")
     torch.set_num_threads(1)
-    for rtol in argv or ["1e-5", "1e-4"]:
+    for rtol in [f"{r:g}" for r in parser.parse_args(argv).rtols] or ["1e-5", "1e-4"]:
         for label, error, tolerance in rows(load(rtol)):
             verdict = "ok" if error <= tolerance else "FAIL"
             print(f"dopri5 rtol = atol = {rtol:5}  {label:38} error {error:.2e}  tolerance {tolerance:g}  {verdict}", flush=True)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()
