@@ -172,3 +172,22 @@ def test_parameter_average_starts_at_the_model_and_follows_it() -> None:
     average.update(model)
     for averaged, start in zip(average.model.parameters(), first):
         assert torch.allclose(averaged, start + 0.25)
+
+
+def test_p3_train_short_run_stage_writes_an_averaged_checkpoint(tmp_path, capsys) -> None:
+    from reference.p3_train import main
+
+    start = EnergyNet()
+    torch.save(start.state_dict(), tmp_path / "start.pt")
+    threads = torch.get_num_threads()
+    try:
+        assert main(["--init", str(tmp_path / "start.pt"), "--out", str(tmp_path / "out.pt"), "--copy-to", "", "--iters", "3",
+                     "--max-age", "80", "--average", "0.5", "--save-every", "2"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+        torch.set_default_device("cpu")
+    trained = EnergyNet()
+    trained.load_state_dict(torch.load(tmp_path / "out.pt", weights_only=True))
+    moved = [not torch.equal(a, b) for a, b in zip(trained.state_dict().values(), start.state_dict().values())]
+    assert any(moved) and sorted(p.name for p in tmp_path.iterdir()) == ["out.pt", "start.pt"]  # intermediate ones removed
+    assert "max age 80, average 0.5" in capsys.readouterr().out
