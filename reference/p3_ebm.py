@@ -118,9 +118,13 @@ class ReplayBuffer:
 
     def latest(self, n: int) -> torch.Tensor:
         """The `n` most recently pushed rows, oldest first (fewer while the buffer holds fewer)."""
+        return self._store[self._newest_index(n)].clone()
+
+    def _newest_index(self, n: int) -> torch.Tensor:
+        """Where the `n` most recently pushed rows are stored, oldest first (at most len(self) of them)."""
         n = min(n, len(self))
         end = self._next if len(self) == self.capacity else len(self)
-        return self._store[(end - n + torch.arange(n)) % max(len(self), 1)].clone()
+        return (end - n + torch.arange(n)) % max(len(self), 1)
 
     def push(self, x: torch.Tensor) -> None:
         x = x.detach().to(self._store.device, torch.float32).reshape(-1, *self.shape)[-self.capacity:]  # stored where the buffer lives

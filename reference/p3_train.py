@@ -13,9 +13,10 @@ than its short-run defaults. With `--max-age` the chains restart from noise once
 that many steps (`ShortRunBuffer`): the grader samples a checkpoint by 200 steps from noise, and
 an energy trained only on long-lived persistent chains need not bring noise to a digit that
 quickly. With `--average` the checkpoint is an exponential moving average of the parameters
-(`ParameterAverage`), which smooths the oscillation that contrastive divergence is prone to. Deterministic for a given seed and thread count; prints progress,
-writes a checkpoint (the EnergyNet state_dict) every `--save-every` iterations and at the end,
-and copies the final one to `--copy-to` (default `reference/p3_energy.pt`, the checkpoint the
+(`ParameterAverage`), which smooths the oscillation that contrastive divergence is prone to.
+
+Deterministic for a given seed and thread count; prints progress, writes a checkpoint (the
+EnergyNet state_dict) every `--save-every` iterations and at the end, and copies the final one to `--copy-to` (default `reference/p3_energy.pt`, the checkpoint the
 reference hands in as a submission). Settings and timings are recorded in docs/p3_calibration.md.
 With `--device cuda` every tensor is created on the GPU (torch's default device), and the
 checkpoints are saved as CPU tensors, so they load anywhere.
@@ -64,14 +65,11 @@ class ShortRunBuffer(ReplayBuffer):
         return torch.where(restart.view(n, *([1] * len(self.shape))), fresh, self._store[index])
 
     def push(self, x: torch.Tensor) -> None:
-        ages = (self._drawn_ages + self.steps_per_push)[-self.capacity:]
-        room = self.capacity - len(self)
-        if room > 0:
-            self._ages = torch.cat([self._ages, ages[:room]])
-            ages = ages[room:]
-        if len(ages):  # the rows `ReplayBuffer.push` is about to overwrite
-            self._ages[(self._next + torch.arange(len(ages))) % self.capacity] = ages
         super().push(x)
+        ages = self._drawn_ages + self.steps_per_push
+        self._ages = torch.cat([self._ages, self._ages.new_zeros(len(self) - len(self._ages))])  # grows with the store
+        kept = min(len(ages), len(self))
+        self._ages[self._newest_index(kept)] = ages[len(ages) - kept:]
 
 
 class ParameterAverage:

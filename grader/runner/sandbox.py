@@ -281,7 +281,6 @@ class Sandbox:
         self._first_reply_pending = True
         self.confinement_problems: tuple[str, ...] | None = None  # asked before the first import
 
-
     def _limit_resources(self) -> None:  # runs in the child between fork and exec
         if self.limits.memory_mb is not None:
             memory = self.limits.memory_mb * 2**20
