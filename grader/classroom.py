@@ -38,6 +38,7 @@ from grader.options import GradingOptions
 from grader.report import RUN_FILE, write_reports
 from grader.report.safe import FIELD_CHARS, cut
 from grader.results import GradingRun
+from grader.runner.sandbox import GraderSetupError
 from grader.submission import SubmissionError
 
 if TYPE_CHECKING:
@@ -170,6 +171,8 @@ def grade_one(task: _Task) -> ClassRow:
         return ClassRow(name, run, why=task.why)
     except (SubmissionError, ManualScoreError) as error:
         return ClassRow(name, None, str(error), why=task.why)
+    except GraderSetupError:
+        raise  # the installation's fault, the same for every student: the class run stops
     except Exception as error:  # noqa: BLE001 - a grader bug costs this student's row, with the reason, not the class
         print(f"internal error grading {name}:\n{traceback.format_exc()}", file=sys.stderr)
         return ClassRow(name, None, f"internal grader error: {type(error).__name__}: {error}", why=task.why)
@@ -203,6 +206,8 @@ def _grade_in_pool(tasks: list[_Task], jobs: int, bar: tqdm | None) -> list[Clas
             task = futures[future]
             try:
                 row = future.result()
+            except GraderSetupError:
+                raise
             except Exception as error:  # noqa: BLE001 - a grader process that died costs its student's row
                 row = ClassRow(task.folder.name, None, f"internal grader error: the grading process failed ({type(error).__name__})", why=task.why)
             rows.append(row)

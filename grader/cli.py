@@ -17,10 +17,11 @@ from grader.parallel import default_slots, use_grader_threads
 from grader.private import PrivateInputsError, load_private_inputs
 from grader.report import write_reports
 from grader.results import GradingRun
-from grader.runner.sandbox import Limits
+from grader.runner.sandbox import GraderSetupError, Limits
 from grader.submission import SubmissionError
 
 EXIT_OK, EXIT_BELOW_MINIMUM, EXIT_USAGE = 0, 1, 2
+SETUP_PREFIX = "setup problem, nothing was graded: "  # what run_autograder looks for to say it is not the student's fault
 
 
 def _problems(text: str) -> set[int]:
@@ -174,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         run = grade_submission(args.submission, args.out, checks, replace(options, manual_scores=manual), workers=args.jobs or default_slots())
     except (SubmissionError, ManualScoreError, ExportError) as error:
         print(f"grade: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except GraderSetupError as error:
+        print(f"grade: {SETUP_PREFIX}{error}", file=sys.stderr)
         return EXIT_USAGE
     write_reports(run, args.out)
     print_summary(run, args.out)

@@ -19,8 +19,8 @@ from grader.checks.registry import Check, Outcome, by_ids
 from grader.options import GradingOptions
 from grader.results import CheckResult, GradingRun
 from grader.runner.normalize import WrongOutput
-from grader.runner.sandbox import StudentCodeError
-from grader.runner.session import StudentModules
+from grader.runner.sandbox import GraderSetupError, StudentCodeError
+from grader.runner.session import StudentModules, share_staged_copy
 from grader.submission import Submission, load_submission
 
 Numbered = list[tuple[int, Check]]  # (position in the rubric, 1-based; check)
@@ -39,6 +39,7 @@ def grade_submission(folder: str | Path, out_dir: Path, checks: list[Check], opt
     numbered = list(enumerate(checks, start=1))
     groups = module_groups(numbered)
     try:
+        share_staged_copy(submission)  # before the submission is copied to the grading processes
         if workers <= 1 or len(groups) <= 1:
             done, run_notes = run_group(submission, out_dir, numbered, options, len(checks))
         else:
@@ -107,6 +108,8 @@ def _run_concurrently(submission: Submission, out_dir: Path, groups: dict[str | 
                 group_done, group_notes = future.result()
                 done += group_done
                 notes += group_notes
+            except GraderSetupError:
+                raise
             except Exception as error:  # noqa: BLE001 - a dead grader process costs its module's checks, with the reason
                 print(f"internal error grading {module}: {type(error).__name__}: {error}", file=sys.stderr)
                 message = f"internal grader error ({type(error).__name__}) while grading {module}; scored 0"
@@ -130,6 +133,8 @@ def run_check(check: Check, ctx: CheckContext) -> CheckResult:
         outcome = Outcome(0.0, student_message(error))
     except WrongOutput as error:
         outcome = Outcome(0.0, str(error))
+    except GraderSetupError:
+        raise  # the installation's fault: the run stops, no student is scored on it
     except Exception:  # noqa: BLE001 - a grader bug must cost this check only, and be visible
         print(f"internal error in check {check.id}:\n{traceback.format_exc()}", file=sys.stderr)
         outcome = Outcome(0.0, "internal grader error in this check (reported to the instructor); scored 0")

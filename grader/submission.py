@@ -68,6 +68,7 @@ class Submission:
     modules: dict[str, ModuleSource] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     images: dict[str, Path] = field(default_factory=dict)  # link as written in answers.md -> staged image
+    reader_gid: int | None = None  # as root: the group whose children may read `staged` (see runner.session)
 
     def file(self, name: str) -> Path | None:
         """The staged path of `answers.md` / `p3_energy.pt`, or None if it was not handed in."""

@@ -10,6 +10,7 @@ import os
 import platform
 import resource
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -149,7 +150,12 @@ def test_as_root_the_child_runs_as_its_own_user_without_capabilities(tmp_path):
 def test_the_allowlist_leaves_out_the_project_and_foreign_import_paths(tmp_path):
     rules = landlock.read_allowlist(child_sys_path(), [str(tmp_path)], hidden_paths())
     paths = [Path(path) for _, path in rules]
-    assert not any(path == ROOT or ROOT in path.parents or path in ROOT.parents for path in paths)
+    runtime = Path(sys.prefix).resolve()
+    assert not any(path == ROOT or path in ROOT.parents for path in paths)
+    # inside the checkout only the Python runtime may be read (a newcomer's `.venv/` there), nothing of the project
+    assert all(path == runtime or runtime in path.parents for path in paths if ROOT in path.parents)
+    for folder in ("grader", "reference", "student_template", "tests", "assets"):
+        assert not any(path == ROOT / folder or ROOT / folder in path.parents for path in paths)
     assert not any(Path(entry).resolve() in (ROOT, ROOT / "tests") for entry in child_sys_path())
     assert Path(tmp_path) in paths and all(kind != landlock.DEVICE for kind, _ in rules)
 

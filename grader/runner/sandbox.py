@@ -35,7 +35,7 @@ from grader.runner import wire
 from grader.runner.landlock import read_allowlist, runtime_roots
 
 WORKER = Path(__file__).resolve().with_name("worker.py")
-_PROJECT_ROOT = WORKER.parents[2]
+_PACKAGE_PARENT = WORKER.parents[2]  # a checkout; site-packages for a wheel; /autograder/source on Gradescope
 _PASSED_ENV = ("LANG", "LC_ALL", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
@@ -121,6 +121,15 @@ class StudentCodeError(Exception):
         return f"{self.message}{location}"
 
 
+class GraderSetupError(Exception):
+    """The grader's installation cannot run student code here (a child cannot import torch, or
+    cannot read its own staged files): the instructor's problem, never scored against a student."""
+
+    def __str__(self) -> str:
+        return (f"{self.args[0]}. This is a fault of the grader's installation, not of the submission; "
+                "see the README's 'When the grader's setup is wrong'")
+
+
 def encode(value: Any, arrays: list[np.ndarray]) -> Any:
     """A tagged JSON node for an argument; numpy arrays become tensors in the child."""
     if isinstance(value, np.ndarray):
@@ -176,28 +185,42 @@ def child_sys_path() -> list[str]:
     """The import path the child gets: the parent's entries that belong to the Python installation.
 
     Only the standard library and site directories are kept (entries beneath a prefix or a site
-    directory); the current folder, PYTHONPATH entries and this project's checkout are dropped,
-    so `grader`/`reference` are absent and no folder the grader was started in becomes readable.
+    directory); the current folder, PYTHONPATH entries and any checkout of this project are
+    dropped, so no folder the grader was started in becomes readable. A site directory that holds
+    the installed grader (a wheel install) is kept: the child needs its torch, and Landlock cuts
+    the grader's own packages out of it (`hidden_paths`).
     """
     installation = [Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
                                                 *site.getsitepackages(), site.getusersitepackages()) if os.path.isdir(p)]
+    hidden = hidden_paths()
     keep = []
     for entry in sys.path:
         if not entry or not os.path.exists(entry):
             continue
         resolved = Path(entry).resolve()
-        if resolved == _PROJECT_ROOT or (resolved / "grader" / "runner" / "worker.py").exists() and (resolved / "reference").is_dir():
+        if resolved in hidden or any(h in resolved.parents for h in hidden) or _is_checkout(resolved):
             continue
         if any(resolved == root or root in resolved.parents for root in installation):
             keep.append(str(resolved))
     return list(dict.fromkeys(keep))
 
 
+def _is_checkout(folder: Path) -> bool:
+    """A source tree of this project (the grader beside the reference), as opposed to a site directory."""
+    return (folder / "grader" / "runner" / "worker.py").is_file() and (folder / "reference").is_dir()
+
+
 def hidden_paths() -> list[Path]:
-    """What the child must not read: the project checkout, or the installed grader and assets packages."""
-    if (_PROJECT_ROOT / "reference").is_dir() and (_PROJECT_ROOT / "grader").is_dir():
-        return [_PROJECT_ROOT]
-    return [_PROJECT_ROOT / "grader", _PROJECT_ROOT / "assets"]
+    """What the child must not read: the project checkout, else the installed `grader` and `assets` packages.
+
+    A checkout is hidden whole (the reference, the tests, the template), except what the Python
+    runtime itself needs when a virtual environment lives inside it (`.venv/`): Landlock only
+    cuts a hidden path out of a root that contains it, so a runtime root beneath the checkout
+    stays readable while its siblings do not.
+    """
+    if _is_checkout(_PACKAGE_PARENT):
+        return [_PACKAGE_PARENT]
+    return [_PACKAGE_PARENT / "grader", _PACKAGE_PARENT / "assets"]
 
 
 _CHILD_IDS = itertools.count(1)
@@ -280,6 +303,7 @@ class Sandbox:
         self._started = time.monotonic()
         self._first_reply_pending = True
         self.confinement_problems: tuple[str, ...] | None = None  # asked before the first import
+        self.startup_log = ""  # the child's last words when it failed before any student code ran
 
     def _limit_resources(self) -> None:  # runs in the child between fork and exec
         if self.limits.memory_mb is not None:
@@ -294,10 +318,35 @@ class Sandbox:
         return self.process.poll() is None
 
     def import_module(self, name: str, path: Path, timeout_s: float = 60.0) -> None:
-        if self.confinement_problems is None:  # only trustworthy while no student code has run in the child
-            problems = self._request({"op": "confinement"}, [], timeout_s)
-            self.confinement_problems = tuple(_text(p, 300) for p in problems) if isinstance(problems, list) else ("no answer",)
+        if self.confinement_problems is None:
+            self._check_setup(timeout_s)
         self._request({"op": "import", "module": name, "path": str(path)}, [], timeout_s)
+
+    def _check_setup(self, timeout_s: float) -> None:
+        """Ask the fresh child what it could not confine or lacks; raise `GraderSetupError` for the latter.
+
+        Only trustworthy while no student code has run in the child, so it is the first request.
+        Any failure up to this answer is the installation's: no student code has run yet, which
+        is also why the child's log may be read back here.
+        """
+        try:
+            answer = self._request({"op": "confinement"}, [], timeout_s)
+        except StudentCodeError as error:
+            raise GraderSetupError(f"a student process could not start ({error}){self.startup_log}") from None
+        answer = answer if isinstance(answer, dict) else {}
+        problems, setup = answer.get("confinement"), answer.get("setup")
+        self.confinement_problems = tuple(_text(p, 300) for p in problems) if isinstance(problems, list) else ("no answer",)
+        if setup:
+            self.close()
+            raise GraderSetupError("a student process " + "; ".join(_text(p, 300) for p in setup[:5]))
+
+    def _keep_startup_log(self) -> None:
+        """Before the folder goes: the last line the child wrote, while no student code had run in it."""
+        try:
+            lines = (self.workdir / ".output.log").read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return
+        self.startup_log = f": {lines[-1][:300]}" if lines else ""
 
     def call(self, fn: Ref | Method | Probe, *args: Any, timeout_s: float | None = None, seed: int = 0, keep: bool = False,
              on_device: bool = False, **kwargs: Any) -> Any:
@@ -377,6 +426,8 @@ class Sandbox:
         for fd in (self._read_fd, self._write_fd):
             os.close(fd)
         self._read_fd = self._write_fd = -1
+        if self.confinement_problems is None:  # the student's code never ran here: the log is the worker's own
+            self._keep_startup_log()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 

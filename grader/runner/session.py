@@ -42,6 +42,18 @@ def check_parent_limits() -> str | None:
     return note
 
 
+def share_staged_copy(submission: Submission) -> None:
+    """As root, let the children (each its own uid) read the staged copy: one group per submission.
+
+    Chosen once, by the first caller: the grader processes that grade one student's modules at
+    once each get a copy of `submission` after this ran, so they all hand their children the same
+    group. (A group chosen per process would re-own the files under its siblings' children.)
+    """
+    if submission.reader_gid is None and os.geteuid() == 0 and sys.platform == "linux":
+        submission.reader_gid = new_child_id()
+        share_with_group(submission.staged, submission.reader_gid)
+
+
 class StudentModules:
     def __init__(self, submission: Submission, limits: Limits):
         self.submission, self.limits = submission, limits
@@ -50,13 +62,10 @@ class StudentModules:
         self._import_failures: dict[str, StudentCodeError] = {}
         self.timed_out: dict[tuple[str, str], str] = {}  # (module, function label) -> the check where it timed out
         self.notes: list[str] = []  # for the run's notes: confinement that could not be applied, changed rlimits
-        self._gid: int | None = None
-        if os.geteuid() == 0 and sys.platform == "linux":  # the children run as other users: let this submission's group read its staged copy
-            self._gid = new_child_id()
-            share_with_group(submission.staged, self._gid)
+        share_staged_copy(submission)
 
     def _new_box(self) -> Sandbox:
-        return Sandbox(self.submission.staged, self.limits, gid=self._gid)
+        return Sandbox(self.submission.staged, self.limits, gid=self.submission.reader_gid)
 
     def prestart(self, modules: set[str]) -> None:
         """Start the children of `modules` now, so their torch import overlaps the grader's work."""

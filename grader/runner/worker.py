@@ -20,8 +20,10 @@ runs, in this order:
 
 Then it serves:
 
-    {"op": "confinement"}               -> what could not be applied above (a list of reasons; the
-                                          parent asks first, before any student code has run)
+    {"op": "confinement"}               -> {"confinement": what could not be applied above, "setup":
+                                          what the grader's installation fails to provide (a library
+                                          it ships, the staged files); the parent asks first, before
+                                          any student code has run
     {"op": "import", "module", "path"}  -> loads one student module
     {"op": "call", "fn", "args", "kwargs", "seed", "keep"} -> calls it; `keep` stores the result
                                           behind a handle instead of sending it back
@@ -31,6 +33,7 @@ Objects in messages are tagged JSON nodes (see `encode`/`decode`); arrays become
 from __future__ import annotations
 
 import ctypes
+import importlib
 import importlib.abc
 import importlib.util
 import json
@@ -71,6 +74,7 @@ class Worker:
         self.handles: dict[int, object] = {}
         self.device = "cpu"  # the grading device; `on_device` calls receive their tensors there
         self.confinement_problems: list[str] = []  # the layers that could not be applied (reported, not fatal)
+        self.setup_problems: list[str] = []  # the grader's installation at fault (fatal for the run, never the student's)
         # bound now, before student code can monkeypatch torch
         self._is_tensor, self._detach = torch.is_tensor, torch.Tensor.detach
         self._to_numpy, self._from_numpy = torch.Tensor.numpy, torch.from_numpy
@@ -140,7 +144,7 @@ class Worker:
             out_arrays: list = []
             try:
                 if request["op"] == "confinement":
-                    reply.update(ok=True, value=list(self.confinement_problems))
+                    reply.update(ok=True, value=self.encode({"confinement": list(self.confinement_problems), "setup": list(self.setup_problems)}, out_arrays))
                 elif request["op"] == "import":
                     self.import_module(request["module"], request["path"])
                     reply.update(ok=True, value=None)
@@ -275,7 +279,32 @@ def main() -> None:
         problems.append(drop_privileges(int(config["uid"]), int(config["gid"]), bool(config.get("read_search"))))
     problems.append(seccomp.install())
     worker.confinement_problems = [str(problem) for problem in problems if problem]
+    worker.setup_problems = setup_problems(config["submission"])
     worker.serve()
+
+
+GRADER_PROVIDED = ("numpy", "torch", "torchdiffeq")  # what the template imports and the grader installs
+
+
+def setup_problems(submission: str) -> list[str]:
+    """What a confined child lacks that is not the student's doing: a library the grader's
+    installation provides, or read access to its own staged copy (checked after confinement,
+    before any student code runs, so the answer can be trusted)."""
+    problems = []
+    for name in GRADER_PROVIDED:
+        try:
+            importlib.import_module(name)
+        except Exception as error:  # noqa: BLE001 - any failure to import is the installation's
+            problems.append(f"cannot import {name} ({type(error).__name__}: {str(error)[:200]})")
+    for folder, _, names in os.walk(submission):
+        for name in names:
+            path = os.path.join(folder, name)
+            try:
+                with open(path, "rb") as handle:
+                    handle.read(1)
+            except OSError as error:
+                problems.append(f"cannot read its staged file {os.path.relpath(path, submission)} ({error.strerror})")
+    return problems
 
 
 if __name__ == "__main__":
