@@ -2,7 +2,8 @@
 
 Staging copies only what grading reads, each as a regular file found under its own name in
 the submission folder: the modules `p1_change_of_variables`, `p3_ebm`, `p4_realnvp` (as `.py`,
-or as `.ipynb` turned into a `.py` of its definitions), `answers.md`, `p3_energy.pt`, and the
+or as `.ipynb` turned into a `.py` of its definitions; with both, the one that is not the
+shipped template, see `_module_source`), `answers.md`, `p3_energy.pt`, and the
 PNG/JPEG/GIF images that `answers.md` links (checked by content, staged under fixed names).
 Children import from the staged copy, never from the original folder.
 
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from grader.notebooks import NOTEBOOK_BYTES, notebook_to_module
+from grader.template import is_template
 
 MODULES = {"p1_change_of_variables": 1, "p3_ebm": 3, "p4_realnvp": 4}
 OTHER_FILES = ("answers.md", "p3_energy.pt")
@@ -225,24 +227,21 @@ class _Stager:
         self.submission.notes.append(text)
 
     def stage(self) -> None:
-        present: dict[str, str] = {}
+        handed_in: dict[str, list[str]] = {}  # module -> the forms staged, ".py" and/or ".ipynb"
         for name in MODULES:
-            if self.copy(f"{name}.py", CAPS[".py"]) is not None:
-                present[name] = ".py"
-                if self.exists(f"{name}.ipynb"):
-                    self.note(f"both {name}.py and {name}.ipynb were handed in; graded {name}.py")
-            elif self.copy(f"{name}.ipynb", CAPS[".ipynb"]) is not None:
-                present[name] = ".ipynb"
+            forms = [ext for ext in (".py", ".ipynb") if self.copy(f"{name}{ext}", CAPS[ext]) is not None]
+            if forms:
+                handed_in[name] = forms
         answers = self.copy("answers.md", CAPS["answers.md"])
         self.copy("p3_energy.pt", CAPS["p3_energy.pt"])
         if answers is not None:
             self.stage_images((self.submission.staged / "answers.md").read_text(encoding="utf-8", errors="replace"))
-        for name, ext in present.items():
+        for name, forms in handed_in.items():
             try:
-                source = _module_source(self.submission.staged, name, ext)
+                source = _module_source(self.submission.staged, name, forms)
             except Exception:  # noqa: BLE001 - a grader bug must cost this module only
-                print(f"internal error while preparing {name}{ext}:\n{traceback.format_exc()}", file=sys.stderr)
-                self.note(f"{name}{ext} could not be prepared for grading (internal grader error); not graded")
+                print(f"internal error while preparing {name}:\n{traceback.format_exc()}", file=sys.stderr)
+                self.note(f"{name} could not be prepared for grading (internal grader error); not graded")
                 continue
             self.submission.modules[name] = source
 
@@ -340,12 +339,28 @@ def _relative_parts(link: str) -> list[str] | None:
     return parts
 
 
-def _module_source(staged: Path, name: str, ext: str) -> ModuleSource:
+def _module_source(staged: Path, name: str, forms: list[str]) -> ModuleSource:
+    """The module to grade from the forms handed in: the only one, or the one that holds the work.
+
+    With both a `.py` and an `.ipynb`, the one that differs from the shipped template is graded
+    (the notebook by the definitions it keeps); when both differ, or neither, the `.py`. Either
+    way a note says which was graded and why.
+    """
     script = staged / f"{name}.py"
-    if ext == ".py":
+    if forms == [".py"]:
         return ModuleSource(name, script, script.name)
     notebook = staged / f"{name}.ipynb"
     code, cell_notes = notebook_to_module(notebook)
+    if ".py" in forms:
+        script_changed = not is_template(script.name, script.read_text(encoding="utf-8", errors="replace"))
+        notebook_changed = not is_template(notebook.name, code)
+        if script_changed or not notebook_changed:
+            why = ("both differ from the template: hand in one of them" if notebook_changed
+                   else "the notebook is the template's" if script_changed else "both are the template's")
+            return ModuleSource(name, script, script.name, (f"both {script.name} and {notebook.name} were handed in; "
+                                                            f"graded {script.name} ({why})",))
+        cell_notes = [f"both {script.name} and {notebook.name} were handed in; graded {notebook.name} "
+                      f"({script.name} is the template's)", *cell_notes]
     script.write_text(code, encoding="utf-8", errors="replace")
     script.chmod(0o644)
     return ModuleSource(name, script, notebook.name, tuple(cell_notes))

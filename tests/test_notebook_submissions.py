@@ -6,7 +6,7 @@ import shutil
 import time
 
 import nbformat
-from helpers import CORPUS, REFERENCE, grade
+from helpers import CORPUS, REFERENCE, TEMPLATE, grade
 
 from grader.notebooks import notebook_to_module
 
@@ -63,7 +63,33 @@ def test_both_files_present_grades_the_script_and_says_so(tmp_path):
     nbformat.write(notebook_from_module("raise SystemExit('wrong file graded')"), tmp_path / f"{P1}.ipynb")
     run = grade(tmp_path, tmp_path / "out", ids={"1a.dtype"})
     assert run.score == 0.5
-    assert any(f"both {P1}.py and {P1}.ipynb were handed in; graded {P1}.py" in note for note in run.notes)
+    assert any(f"both {P1}.py and {P1}.ipynb were handed in; graded {P1}.py (both differ from the template" in note for note in run.notes)
+
+
+P4 = "p4_realnvp"
+P4_IDS = {"4.coupling_forward", "4.coupling_inverse"}
+
+
+def test_a_completed_notebook_beside_the_untouched_stub_is_graded(tmp_path):
+    shutil.copy(TEMPLATE / f"{P4}.py", tmp_path)  # the student worked in the notebook only
+    nbformat.write(notebook_from_module((REFERENCE / f"{P4}.py").read_text(), [TRAINING_CELL]), tmp_path / f"{P4}.ipynb")
+    run = grade(tmp_path, tmp_path / "out", ids=P4_IDS)
+    assert run.score == run.max_score == 10
+    assert any(f"graded {P4}.ipynb ({P4}.py is the template's)" in note for note in run.notes)
+    assert f"{P4}: graded {P4}.ipynb" in run.notes
+
+
+def test_the_shipped_notebook_beside_a_completed_script_leaves_the_script_graded(tmp_path):
+    shutil.copy(REFERENCE / f"{P4}.py", tmp_path)
+    notebook = nbformat.read(TEMPLATE / f"{P4}.ipynb", as_version=4)  # opened and run in Jupyter, never filled in
+    for count, cell in enumerate(c for c in notebook.cells if c.cell_type == "code"):
+        cell.execution_count = count + 1
+        cell.outputs = [nbformat.v4.new_output("stream", text="NotImplementedError\n")]
+    notebook.metadata["language_info"] = {"name": "python", "version": "3.12.1"}
+    nbformat.write(notebook, tmp_path / f"{P4}.ipynb")
+    run = grade(tmp_path, tmp_path / "out", ids=P4_IDS)
+    assert run.score == 10
+    assert any(f"graded {P4}.py (the notebook is the template's)" in note for note in run.notes)
 
 
 def test_extraction_rule_keeps_definitions_and_constants_only(tmp_path):

@@ -19,3 +19,12 @@ def test_notebook_is_valid_and_starts_with_the_grading_rule(source):
     nbformat.validate(notebook)
     first_markdown = next(c.source for c in notebook.cells if c.cell_type == "markdown")
     assert "__main__" in first_markdown and "definitions" in first_markdown
+
+
+def test_shipped_template_fingerprints_match_the_template():
+    """The grader (installed without student_template/) tells an untouched file by these fingerprints."""
+    from helpers import TEMPLATE
+
+    from grader.template import compute_fingerprints, template_fingerprints
+
+    assert template_fingerprints() == compute_fingerprints(TEMPLATE), "run: python -m grader.template student_template/"
