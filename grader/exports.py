@@ -10,9 +10,9 @@ Layouts understood (`grade EXPORT.zip --class`):
   file's name, and the highest number, the latest, is kept);
 - plain folders, one per student (a zipped class folder).
 
-A student may hand in a zip: it is unpacked into their folder (one level of nesting), and if
-their files sit in a subfolder (`lab4/p1_change_of_variables.py`) that folder becomes the
-submission. Whatever cannot be attributed to a student is listed in `ExportMapping.unmapped`.
+A student may hand in a zip: it is unpacked into their folder (one level of nesting). If their
+files sit in a subfolder (`lab4/p1_change_of_variables.py`), grading finds it by the rule every
+upload follows (`grader.layout`). Whatever cannot be attributed to a student is listed in `ExportMapping.unmapped`.
 
 Extraction is safe: no member is written outside the target (absolute paths, `..`, drive
 letters refused), links and special files are skipped, and the entry count, each file's size
@@ -28,13 +28,12 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from grader.submission import MODULES, OTHER_FILES
+from grader.layout import EXPECTED, find_work_folder
 
 MAX_ENTRIES = 20_000
 MAX_FILE_BYTES = 100 * 2**20
 MAX_TOTAL_BYTES = 4 * 2**30
 MAX_NAME_CHARS = 80
-EXPECTED = {f"{m}{ext}" for m in MODULES for ext in (".py", ".ipynb")} | set(OTHER_FILES)
 _MOODLE = re.compile(r"^(?P<student>.+?)_(?P<id>\d+)_assign(?:submission|feedback)_[a-z]+_(?P<file>.*)$", re.DOTALL)
 _CANVAS = re.compile(r"^(?P<login>[^_/]+)_(?:LATE_)?(?P<id>\d+)_(?P<sub>\d+)_(?P<file>.+)$", re.DOTALL)
 _RESUBMITTED = re.compile(r"^(?P<stem>.+)-(?P<n>\d+)(?P<ext>\.[A-Za-z0-9]+)$")
@@ -211,17 +210,8 @@ def _unpack_nested(folder: Path, mapping: ExportMapping, budget: _Budget, key: s
 
 
 def _submission_root(folder: Path, mapping: ExportMapping, key: str) -> Path:
-    """The shallowest folder under `folder` that holds an expected file (moved up to `folder`)."""
-    if any((folder / name).is_file() for name in EXPECTED):
-        return folder
-    found = sorted((p for p in folder.rglob("*") if p.name in EXPECTED and p.is_file()), key=lambda p: (len(p.parts), str(p)))
-    if not found:
+    """The student's folder as handed in; grading finds the work in it by `grader.layout`'s rule (the
+    same for Gradescope uploads and `grade FOLDER`). A folder with no expected file is noted here."""
+    if find_work_folder(folder) is None:
         mapping.notes.append(f"{key}: none of the expected files ({', '.join(sorted(EXPECTED))})")
-        return folder
-    inner = found[0].parent
-    for item in inner.iterdir():
-        destination = folder / item.name
-        if not destination.exists():
-            shutil.move(str(item), destination)
-    mapping.notes.append(f"{key}: graded the files in {inner.relative_to(folder).as_posix()}/")
     return folder

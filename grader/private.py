@@ -22,6 +22,8 @@ from pathlib import Path
 
 from grader.checks.registry import VISIBILITIES, Check, all_checks
 
+BUNDLED_FILE = Path("assets") / "private_inputs.toml"  # in the Gradescope zip: under assets/, which student code cannot read
+
 # seed name -> what it draws (the checks pass their public default to `PrivateInputs.seed`)
 SEEDS = {
     "3.train_digits": "which embedded training digits train_ebm receives",

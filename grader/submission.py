@@ -31,11 +31,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from grader.layout import EXPECTED, MAX_DEPTH, MODULES, OTHER_FILES, find_work_folder
 from grader.notebooks import NOTEBOOK_BYTES, notebook_to_module
 from grader.template import is_template
 
-MODULES = {"p1_change_of_variables": 1, "p3_ebm": 3, "p4_realnvp": 4}
-OTHER_FILES = ("answers.md", "p3_energy.pt")
 MiB = 2**20
 CAPS = {".py": 2 * MiB, ".ipynb": NOTEBOOK_BYTES, "answers.md": 1 * MiB, "p3_energy.pt": 100 * MiB}  # bytes per file
 IMAGE_BYTES = 5 * MiB  # per image linked from answers.md
@@ -191,17 +190,15 @@ def load_submission(folder: str | Path, out_dir: Path | None = None) -> Submissi
     if not root.is_dir():
         raise SubmissionError(f"{folder} is not a folder (give the folder that holds the .py/.ipynb files)")
     out_note = check_output_folder(root, out_dir)
-    expected = [f"{m}{ext}" for m in MODULES for ext in (".py", ".ipynb")] + list(OTHER_FILES)
-    if not any(os.path.lexists(root / name) for name in expected):
-        raise SubmissionError(f"{folder} holds none of the expected files ({', '.join(expected)})")
-    try:
-        root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
-    except OSError as error:
-        raise SubmissionError(f"submission folder {folder} cannot be read ({error.strerror})") from None
+    work = find_work_folder(root)
+    if work is None:
+        raise SubmissionError(f"{folder} holds none of the expected files ({', '.join(sorted(EXPECTED))}), "
+                              f"at the top or in a subfolder up to {MAX_DEPTH} levels down")
+    root_fd = _open_work_folder(root, work.parts, folder)
     staged = Path(tempfile.mkdtemp(prefix="ps4-submission-"))
     try:
         os.chmod(staged, 0o755)  # the child may run as an unprivileged uid
-        submission = Submission(root, staged, notes=[out_note] if out_note else [])
+        submission = Submission(root, staged, notes=[n for n in (work.note, out_note) if n])
         try:
             _Stager(submission, root_fd).stage()
         except Exception:  # noqa: BLE001 - a grader bug costs what was not staged yet, never the run
@@ -213,6 +210,23 @@ def load_submission(folder: str | Path, out_dir: Path | None = None) -> Submissi
     finally:
         os.close(root_fd)
     return submission
+
+
+def _open_work_folder(root: Path, parts: tuple[str, ...], shown: str | Path) -> int:
+    """A descriptor of `root`/`parts`, walked down without following a link."""
+    try:
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+    except OSError as error:
+        raise SubmissionError(f"submission folder {shown} cannot be read ({error.strerror})") from None
+    for part in parts:
+        try:
+            inner = os.open(part, _FOLDER_FLAGS, dir_fd=fd)
+        except OSError as error:
+            raise SubmissionError(f"{shown}/{part} cannot be read ({error.strerror})") from None
+        finally:
+            os.close(fd)
+        fd = inner
+    return fd
 
 
 class _Stager:

@@ -7,12 +7,14 @@ import stat
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 from helpers import REFERENCE
 
 from grader import exports
 from grader.exports import ExportError, map_export, safe_member_path
+from grader.layout import find_work_folder
 
 P1 = "p1_change_of_variables.py"
 CODE = (REFERENCE / P1).read_text()
@@ -33,6 +35,11 @@ def nested_zip(files: dict[str, str]) -> bytes:
     return buffer.getvalue()
 
 
+def graded_file(student: Path, name: str) -> Path:
+    """Where grading reads `name` in a student's folder (the rule every upload follows)."""
+    return student.joinpath(*find_work_folder(student).parts) / name
+
+
 def test_canvas_export_maps_prefixed_files_to_students(tmp_path):
     export = make_zip(tmp_path / "canvas.zip", {
         f"doejane_12345_67890_{P1}": CODE,
@@ -48,7 +55,7 @@ def test_canvas_export_maps_prefixed_files_to_students(tmp_path):
         jane = mapping.students["doejane_12345"]
         assert (jane / P1).read_text() == CODE and (jane / "answers.md").read_text() == "## 2a\nmine"
         assert (mapping.students["smithjohn_222"] / P1).read_text() == "# second try"
-        assert (mapping.students["leeann_444"] / P1).read_text() == CODE  # unpacked, and lifted out of hw4/
+        assert graded_file(mapping.students["leeann_444"], P1).read_text() == CODE  # unpacked; graded in hw4/
         assert [u for u in mapping.unmapped if u.startswith("index.html")]
         assert all(path.parent == mapping.root for path in mapping.students.values())
     finally:
@@ -68,7 +75,7 @@ def test_moodle_export_maps_folders_and_flat_files_to_students(tmp_path):
     try:
         assert set(mapping.students) == {"Jane_Doe_12345", "Ali_Reza_678", "Bo_Li_999"}
         for student in mapping.students.values():
-            assert (student / P1).read_text() == CODE
+            assert graded_file(student, P1).read_text() == CODE
         assert (mapping.students["Bo_Li_999"] / "answers.md").read_text() == "b"
         assert not mapping.unmapped
     finally:

@@ -1,9 +1,12 @@
 """What the Gradescope zip's `run_autograder` runs: grade ROOT/submission into ROOT/results/results.json.
 
 It is `grade SUBMISSION --private assets/private_inputs.toml` (the private file when the zip
-carries one), so Gradescope's scores are `grade`'s. The student's output stays in the stdout log,
-which results.json keeps hidden from students (`stdout_visibility: hidden`). A submission that
-cannot be graded at all still gets a results.json, with a score of 0 and the reason.
+carries one), so Gradescope's scores are `grade`'s, and the upload is mapped as `grade` maps any
+folder (`grader.layout`: the files, one folder, or a repository with the work in a subfolder).
+The student's output stays in the stdout log, which results.json keeps hidden from students
+(`stdout_visibility: hidden`). When nothing could be graded there is still a results.json with a
+score of 0 and the reason: the upload's (what to upload instead), or the installation's (a setup
+problem, said to be no fault of the student; the script then exits 2 so the instructor sees it).
 GRADE_ARGS in the environment adds `grade` arguments (the project's tests grade a subset).
 """
 from __future__ import annotations
@@ -19,19 +22,10 @@ from contextlib import redirect_stderr
 from pathlib import Path
 
 from grader import cli
-from grader.submission import MODULES, OTHER_FILES
+from grader.layout import EXPECTED
+from grader.private import BUNDLED_FILE
 
 SOURCE = Path(__file__).resolve().parents[2]  # the unzipped autograder: grader/, assets/, ...
-PRIVATE_FILE = Path("assets") / "private_inputs.toml"  # under assets/, which student code cannot read
-EXPECTED = {f"{m}{ext}" for m in MODULES for ext in (".py", ".ipynb")} | set(OTHER_FILES)
-
-
-def submission_folder(submitted: Path) -> Path:
-    """The folder holding the files: `submitted`, or its only subfolder when a folder was zipped."""
-    if any((submitted / name).is_file() for name in EXPECTED):
-        return submitted
-    folders = [p for p in submitted.iterdir() if p.is_dir() and not p.name.startswith((".", "__MACOSX"))] if submitted.is_dir() else []
-    return folders[0] if len(folders) == 1 else submitted
 
 
 class _Tee(io.StringIO):
@@ -42,11 +36,11 @@ class _Tee(io.StringIO):
         return super().write(text)
 
 
-def run(root: Path) -> dict:
-    """Grade ROOT/submission, write ROOT/results/results.json and return it."""
+def run(root: Path) -> tuple[dict, bool]:
+    """Grade ROOT/submission, write ROOT/results/results.json; the results, and whether the setup was at fault."""
     out = Path(tempfile.mkdtemp(prefix="ps4-gradescope-"))
-    private = SOURCE / PRIVATE_FILE
-    args = [str(submission_folder(root / "submission")), "--out", str(out), "--quiet"]
+    private = SOURCE / BUNDLED_FILE
+    args = [str(root / "submission"), "--out", str(out), "--quiet"]
     args += ["--private", str(private)] if private.is_file() else []
     args += shlex.split(os.environ.get("GRADE_ARGS", ""))
     errors = _Tee()
@@ -54,18 +48,29 @@ def run(root: Path) -> dict:
         cli.main(args)
     results_dir = root / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
+    reasons = [line.removeprefix("grade: ") for line in errors.getvalue().splitlines() if line.startswith("grade: ")]
+    setup_fault = any(reason.startswith(cli.SETUP_PREFIX) for reason in reasons)
     if (out / "results.json").is_file():
         results = json.loads((out / "results.json").read_text())
     else:
-        reason = "\n".join(line.removeprefix("grade: ") for line in errors.getvalue().splitlines() if line.startswith("grade: "))
-        results = {"score": 0.0, "output": "The autograder could not grade this submission: "
-                   f"{reason or 'see the autograder log'}\n\nUpload the files ({', '.join(sorted(EXPECTED))}), "
-                   "or one folder that holds them.",
-                   "output_format": "text", "visibility": "visible", "stdout_visibility": "hidden", "tests": []}
+        results = _not_graded(reasons)
     (results_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     shutil.rmtree(out, ignore_errors=True)
-    return results
+    return results, setup_fault
+
+
+def _not_graded(reasons: list[str]) -> dict:
+    """A results.json for an upload that could not be graded, saying whose fault it was."""
+    setup = [r.removeprefix(cli.SETUP_PREFIX) for r in reasons if r.startswith(cli.SETUP_PREFIX)]
+    if setup:
+        text = ("The autograder is not set up correctly, so nothing was graded. This is not a problem with your "
+                f"submission; your instructor has been told.\n\n{setup[0]}")
+    else:
+        text = (f"The autograder could not grade this submission: {'; '.join(reasons) or 'see the autograder log'}\n\n"
+                f"Upload the files ({', '.join(sorted(EXPECTED))}), one folder that holds them, or your repository.")
+    return {"score": 0.0, "output": text, "output_format": "text", "visibility": "visible", "stdout_visibility": "hidden", "tests": []}
 
 
 if __name__ == "__main__":
-    run(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("/autograder"))
+    _, setup_fault = run(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("/autograder"))
+    sys.exit(cli.EXIT_USAGE if setup_fault else 0)

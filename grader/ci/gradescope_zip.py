@@ -21,8 +21,7 @@ from pathlib import Path
 
 import assets
 import grader
-from grader.ci.autograder import PRIVATE_FILE
-from grader.private import load_private_inputs
+from grader.private import BUNDLED_FILE, load_private_inputs
 
 DISTRIBUTION = "ps4-autograder"
 _STAMP = (2020, 1, 1, 0, 0, 0)  # fixed timestamps: the same inputs give the same zip
@@ -70,5 +69,5 @@ def build_zip(out: Path, private: Path | None = None) -> list[str]:
             for path in _package_files(root):
                 _add(archive, f"{root.name}/{path.relative_to(root).as_posix()}", path.read_bytes())
         if private is not None:
-            _add(archive, PRIVATE_FILE.as_posix(), private.read_bytes())
+            _add(archive, BUNDLED_FILE.as_posix(), private.read_bytes())
         return archive.namelist()
