@@ -85,3 +85,18 @@ def test_class_grading_writes_one_report_per_student_and_a_gradebook(tmp_path):
     assert "holds none of the expected files" in rows["carol"]["note"]
     for student in ("alice", "bob"):
         jsonschema.validate(json.loads((out / student / "results.json").read_text()), SCHEMA)
+
+
+def test_a_child_that_cannot_import_torch_is_the_installations_fault_not_the_students(tmp_path, monkeypatch, capsys):
+    """The grader's environment is broken (here: the child's import path lacks the site directory):
+    one line to the instructor and exit 2, no report blaming the student."""
+    from grader import cli
+    from grader.runner import sandbox
+
+    stdlib_only = [p for p in sandbox.child_sys_path() if "site-packages" not in p and "dist-packages" not in p]
+    monkeypatch.setattr(sandbox, "child_sys_path", lambda: stdlib_only)
+    status = cli.main([str(REFERENCE), "--out", str(tmp_path / "out"), "--check", "1a.dtype", "--jobs", "1", "--quiet"])
+    error = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and not (tmp_path / "out" / "results.json").exists()
+    assert error[-1].startswith("grade: setup problem, nothing was graded: a student process could not start")
+    assert "No module named" in error[-1] and "not of the submission" in error[-1]

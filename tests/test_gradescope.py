@@ -2,7 +2,9 @@
 
 Gradescope unzips into /autograder/source, copies run_autograder to /autograder and puts the
 submission in /autograder/submission; here that tree lives in a temporary folder
-(AUTOGRADER_ROOT) and the current Python stands in for the one setup.sh installs.
+(AUTOGRADER_ROOT), and the Python is a virtual environment made from the system's Python as
+setup.sh makes it (tests/deploy.py): outside /root, so the children run without the capability
+that would hide a permission fault.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from deploy import deployed_environment
 from helpers import CORPUS, patched_submission
 
 SCHEMA = json.loads((Path(__file__).with_name("gradescope_results.schema.json")).read_text())
@@ -60,7 +63,8 @@ def gradescope_layout(root: Path, archive: Path, submission: Path) -> Path:
 
 
 def run_autograder(root: Path, grade_args: str = CHECKS) -> dict:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(root), "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable,
+    python = deployed_environment() / "bin" / "python"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(root), "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": str(python),
            "GRADE_ARGS": grade_args}
     done = subprocess.run([str(root / "run_autograder")], cwd=root, env=env, capture_output=True, text=True, check=False, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr

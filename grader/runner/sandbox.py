@@ -213,14 +213,16 @@ def _is_checkout(folder: Path) -> bool:
 def hidden_paths() -> list[Path]:
     """What the child must not read: the project checkout, else the installed `grader` and `assets` packages.
 
-    A checkout is hidden whole (the reference, the tests, the template), except what the Python
-    runtime itself needs when a virtual environment lives inside it (`.venv/`): Landlock only
-    cuts a hidden path out of a root that contains it, so a runtime root beneath the checkout
-    stays readable while its siblings do not.
+    An installed copy in a site directory is hidden too. A checkout is hidden whole (the reference,
+    the tests, the template), except what the Python runtime needs when a virtual environment lives
+    inside it (`.venv/`): Landlock only cuts a hidden path out of a root that contains it, so a
+    runtime root beneath the checkout stays readable while its siblings do not.
     """
-    if _is_checkout(_PACKAGE_PARENT):
-        return [_PACKAGE_PARENT]
-    return [_PACKAGE_PARENT / "grader", _PACKAGE_PARENT / "assets"]
+    hidden = [_PACKAGE_PARENT] if _is_checkout(_PACKAGE_PARENT) else [_PACKAGE_PARENT / "grader", _PACKAGE_PARENT / "assets"]
+    for folder in site.getsitepackages():  # a second, installed copy (the grader run from a folder beside its wheel)
+        if Path(folder, "grader", "runner", "worker.py").is_file():
+            hidden += [Path(folder, "grader"), Path(folder, "assets")]
+    return list(dict.fromkeys(path.resolve() for path in hidden))
 
 
 _CHILD_IDS = itertools.count(1)
