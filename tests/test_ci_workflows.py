@@ -52,6 +52,10 @@ def test_project_ci_runs_the_tests_and_grades_reference_and_template():
     assert "grade reference/" in runs["grade"] and "grader.ci.expect full reference-report" in runs["grade"]
     assert "grade student_template/" in runs["grade"] and "grader.ci.expect zero template-report" in runs["grade"]
     assert all("timeout-minutes" in job for job in jobs.values())
+    matrix = jobs["deploy"]["strategy"]["matrix"]  # issue 18: the grade wherever it is installed and whoever runs it
+    assert set(matrix["install"]) == {"wheel", "editable"} and set(matrix["user"]) == {"root", "runner"}
+    assert {"3.11", "3.12"} <= set(matrix["python"])
+    assert "grader.ci.expect full reference-report" in runs["deploy"] and "grader.ci.expect zero" in runs["deploy"]
 
 
 def test_the_templates_workflow_is_the_default_rendering():
