@@ -22,6 +22,7 @@ from importlib import metadata
 from pathlib import Path
 
 from grader.checks.registry import Check
+from grader.names import name_bytes
 from grader.options import GradingOptions
 
 FINGERPRINT_FILE = "fingerprint.json"
@@ -59,7 +60,9 @@ def _digest(chunks: list[bytes]) -> str:
 def tree_digest(root: Path, pattern: str = "*") -> str:
     """A hash of every file under `root` matching `pattern` (relative path and bytes), in a fixed order.
 
-    A symbolic link counts by its target's name, never followed.
+    A symbolic link counts by its target's name, never followed. Names are hashed as their bytes,
+    so a name that is not UTF-8 is hashed like any other (`grader.names`); a file that cannot be
+    read counts by its name, size and error.
     """
     hasher = hashlib.sha256()
     for path in sorted(root.rglob(pattern)):
@@ -67,12 +70,15 @@ def tree_digest(root: Path, pattern: str = "*") -> str:
         if _SKIPPED_PARTS & set(relative.parts) or path.suffix == ".pyc":
             continue
         if path.is_symlink():
-            hasher.update(b"link\0" + relative.as_posix().encode() + b"\0" + str(path.readlink()).encode() + b"\0")
+            hasher.update(b"link\0" + name_bytes(relative.as_posix()) + b"\0" + name_bytes(str(path.readlink())) + b"\0")
         elif path.is_file():
-            hasher.update(b"file\0" + relative.as_posix().encode() + b"\0" + path.stat().st_size.to_bytes(8, "little"))
-            with path.open("rb") as handle:
-                while block := handle.read(2**20):
-                    hasher.update(block)
+            hasher.update(b"file\0" + name_bytes(relative.as_posix()) + b"\0" + path.stat().st_size.to_bytes(8, "little"))
+            try:
+                with path.open("rb") as handle:
+                    while block := handle.read(2**20):
+                        hasher.update(block)
+            except OSError as error:  # a file the grader cannot read counts as such, never stops the class
+                hasher.update(b"unreadable\0" + str(error.errno).encode())
     return hasher.hexdigest()[:32]
 
 
