@@ -127,7 +127,7 @@ def grade_class_command(args: argparse.Namespace, checks: list[Check], options: 
         notes += [f"could not map {item}" for item in export.unmapped]
     try:
         result = grade_class(source, args.out, checks, options, args.manual_scores, jobs=jobs, workers=workers,
-                             force=args.force, progress=not args.quiet, notes=notes)
+                             force=args.force, progress=not args.quiet, notes=notes, refused=export.refused if export else None)
     finally:
         if export is not None:
             export.cleanup()
