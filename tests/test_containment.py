@@ -91,8 +91,8 @@ def control(tmp_path_factory):
 
 def crafted_notebook(folder: Path) -> None:
     """The correct module as a notebook, after a Markdown table that keeps nbconvert busy for tens of seconds
-    (an 81 KB table takes about 11 s; this one, 120 KB, far longer than the limits set in these tests)."""
-    table = "|a" * 200 + "|\n" + "|-" * 200 + "|\n" + ("|x" * 200 + "|\n") * 300
+    (an 80 KB table takes 11-17 s on a busy machine; this one, 320 KB, far longer than the limits set in these tests)."""
+    table = "|a" * 200 + "|\n" + "|-" * 200 + "|\n" + ("|x" * 200 + "|\n") * 800
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_markdown_cell(table),
                       nbformat.v4.new_code_cell((REFERENCE / f"{P1}.py").read_text())]
