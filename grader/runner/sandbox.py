@@ -394,5 +394,5 @@ def _text(value: Any, limit: int) -> str:
 def _decode_reply(node: Any, arrays: list[np.ndarray]) -> Any:
     try:
         return decode(node, arrays)
-    except (TypeError, ValueError, KeyError, AttributeError, RecursionError):
+    except (TypeError, ValueError, KeyError, AttributeError, RecursionError, OverflowError):  # e.g. a handle id of 1e999
         raise wire.WireError("a reply that is not well-formed data") from None
