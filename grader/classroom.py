@@ -101,7 +101,7 @@ def grade_class(class_dir: Path, out: Path, checks: list[Check], options: Gradin
     `refused` (student -> why) adds a "not graded" row for each submission that could not even be
     made a folder (e.g. an export's archive over its caps).
     """
-    folders, rows = _submission_folders(class_dir, out)
+    folders, rows = _submission_folders(class_dir, out, expect_some=not refused)
     rows += [ClassRow(student, None, why) for student, why in sorted((refused or {}).items())]
     out.mkdir(parents=True, exist_ok=True)
     options = replace(options, progress=False)  # one progress bar for the class instead of per-check lines
@@ -139,7 +139,7 @@ def grade_class(class_dir: Path, out: Path, checks: list[Check], options: Gradin
     return result
 
 
-def _submission_folders(class_dir: Path, out: Path) -> tuple[list[tuple[Path, str]], list[ClassRow]]:
+def _submission_folders(class_dir: Path, out: Path, expect_some: bool = True) -> tuple[list[tuple[Path, str]], list[ClassRow]]:
     """The folders to grade with their students' names (`grader.names.shown_name`), and rows for those that
     cannot be (a name that clashes with the class's outputs, or whose shown form is another folder's name)."""
     if not class_dir.is_dir():
@@ -166,7 +166,7 @@ def _submission_folders(class_dir: Path, out: Path) -> tuple[list[tuple[Path, st
             rows.append(ClassRow(f"{student} (not UTF-8)", None, f"the folder's name is not UTF-8 and reads like the folder {student}; rename it"))
         else:
             folders.append((path, student))
-    if not folders and not rows:
+    if not folders and not rows and expect_some:
         raise SubmissionError(f"{class_dir} has no submission folders (one subfolder per student)")
     return folders, rows
 

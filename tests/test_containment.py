@@ -242,3 +242,12 @@ def test_plain_page_escapes_everything():
                                                "not a cell", {"cell_type": 3, "source": 5}]}, "<b>nb</b>.ipynb")
     assert "<script>" not in page and "<img" not in page and "&lt;script&gt;" in page and "&lt;b&gt;nb" in page
 
+
+
+def test_a_class_whose_only_student_was_refused_still_gets_its_gradebook(tmp_path):
+    (tmp_path / "class").mkdir()
+    result = grade_class(tmp_path / "class", tmp_path / "out", select(None, IDS), OPTIONS, progress=False,
+                         refused={"mallory_5": "handin.zip: the files unpack to more than 256 MB"})
+    assert [(r.student, r.run, r.error) for r in result.rows] == [("mallory_5", None, "handin.zip: the files unpack to more than 256 MB")]
+    book = list(csv.DictReader((tmp_path / "out" / GRADEBOOK).open(encoding="utf-8")))
+    assert [(b["student"], b["status"]) for b in book] == [("mallory_5", "not graded")] and "256 MB" in book[0]["note"]
