@@ -19,7 +19,7 @@ import nbformat
 import pytest
 from helpers import CORPUS, REFERENCE, patched_submission
 
-from grader import notebook_html, submission
+from grader import fingerprint, notebook_html, submission
 from grader.checks.registry import select
 from grader.classroom import GRADEBOOK, grade_class
 from grader.exports import map_export
@@ -251,3 +251,17 @@ def test_a_class_whose_only_student_was_refused_still_gets_its_gradebook(tmp_pat
     assert [(r.student, r.run, r.error) for r in result.rows] == [("mallory_5", None, "handin.zip: the files unpack to more than 256 MB")]
     book = list(csv.DictReader((tmp_path / "out" / GRADEBOOK).open(encoding="utf-8")))
     assert [(b["student"], b["status"]) for b in book] == [("mallory_5", "not graded")] and "256 MB" in book[0]["note"]
+
+
+def test_fingerprints_take_any_name_and_stay_bounded(tmp_path, monkeypatch):
+    folder = patched_submission(tmp_path / "ann", P1, None)
+    (folder / os.fsdecode(b"notes-\xfe.txt")).write_text("from an old repository")
+    os.mkfifo(folder / "pipe")  # never opened, so never blocks
+    first = fingerprint.tree_digest(folder)
+    assert fingerprint.tree_digest(folder) == first
+    (folder / os.fsdecode(b"notes-\xfe.txt")).write_text("changed")
+    assert fingerprint.tree_digest(folder) != first
+    monkeypatch.setattr(fingerprint, "HASHED_ENTRIES", 50)
+    for index in range(60):
+        (folder / f"junk{index}").touch()
+    assert fingerprint.tree_digest(folder) != fingerprint.tree_digest(folder)  # too many files: never reused, always graded
