@@ -20,6 +20,7 @@ import pytest
 from helpers import CORPUS, REFERENCE, patched_submission
 
 from grader import fingerprint, notebook_html, submission
+from grader.bounded import Bounded, run_bounded
 from grader.checks.registry import select
 from grader.classroom import GRADEBOOK, grade_class
 from grader.exports import map_export
@@ -265,3 +266,11 @@ def test_fingerprints_take_any_name_and_stay_bounded(tmp_path, monkeypatch):
     for index in range(60):
         (folder / f"junk{index}").touch()
     assert fingerprint.tree_digest(folder) != fingerprint.tree_digest(folder)  # too many files: never reused, always graded
+
+
+def test_a_bounded_helper_stops_at_its_time_and_memory_limits():
+    assert run_bounded("builtins:len", ["abcd"], 20, 2**29) == Bounded(True, 4)
+    slow = run_bounded("re:fullmatch", ["(a+)+$", "a" * 40 + "b"], 2, 2**29)  # catastrophic backtracking
+    assert not slow.ok and "longer than 2 s" in slow.reason
+    big = run_bounded("builtins:eval", ["len(bytearray(2**31))"], 20, 2**29)
+    assert not big.ok and "more than 512 MB" in big.reason
