@@ -26,6 +26,7 @@ from grader.classroom import GRADEBOOK, grade_class
 from grader.exports import map_export
 from grader.names import shown_name
 from grader.options import GradingOptions
+from grader.report import RUN_FILE
 from grader.runner import disk
 from grader.runner.sandbox import Limits
 from grader.submission import StagingError, load_submission
@@ -154,7 +155,9 @@ def test_hostile_classmates_change_no_other_row(tmp_path, monkeypatch, control):
         row = rows[name]
         shown = row.error if row.run is None else "\n".join([r.output for r in row.run.results] + list(row.run.notes))
         assert reason in shown, (name, shown)
-    assert rows[shown_name(os.fsdecode(b"m_name\xff"))].run.score == 2.0
+    named = shown_name(os.fsdecode(b"m_name\xff"))
+    assert named == "m_name\\xff" and rows[named].run.score == 2.0
+    assert json.loads((tmp_path / "out" / named / RUN_FILE).read_text())["submission"].endswith("/m_name\\xff")  # shown, not dropped
     # each attack costs at most its own limits: the render limit, and one call limit for each attacked call
     assert seconds < 3 * control[1] + notebook_html.RENDER_SECONDS + 4 * 30 * OPTIONS.limits.time_scale
 
