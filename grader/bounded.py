@@ -10,7 +10,9 @@ helper process that limits itself before reading anything (`RLIMIT_AS` on Linux,
     result = run_bounded("grader.notebooks:parse_in_helper", [str(path)], seconds=30, memory_bytes=2**30)
     result.value if result.ok else result.reason
 
-The function named runs in the helper with string arguments and returns JSON-able data.
+The function named runs in the helper with string arguments and returns JSON-able data. The
+helper is the grader's own Python with the grader's own site directories (nbconvert may live in
+the user's site), never a process that has run student code.
 """
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ class Bounded:
 
 def run_bounded(function: str, args: list[str], seconds: float, memory_bytes: int) -> Bounded:
     """Call `function` ("package.module:name") with `args` in a helper process limited to `seconds` and `memory_bytes`."""
-    command = [sys.executable, "-s", "-c", _BOOT, _PACKAGE_PARENT, function, str(seconds), str(memory_bytes), *args]
+    command = [sys.executable, "-c", _BOOT, _PACKAGE_PARENT, function, str(seconds), str(memory_bytes), *args]
     try:
         done = subprocess.run(command, env=_ENV, stdin=subprocess.DEVNULL, capture_output=True, timeout=seconds, check=False)
     except subprocess.TimeoutExpired:
