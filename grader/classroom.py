@@ -34,6 +34,7 @@ from grader.fingerprint import (
     write_fingerprint,
 )
 from grader.manual import ManualScoreError, load_manual_scores
+from grader.names import is_shown_as_is, shown_name
 from grader.options import GradingOptions
 from grader.report import RUN_FILE, write_reports
 from grader.report.safe import FIELD_CHARS, cut
@@ -83,6 +84,7 @@ class _Task:
     """One submission to grade in a grader process of the pool (plain data, so it can travel)."""
 
     folder: Path
+    student: str  # the row's name, and OUT/<student>/: the folder's name as valid text (`grader.names`)
     out: Path
     check_ids: tuple[str, ...]
     options: GradingOptions
@@ -93,25 +95,32 @@ class _Task:
 
 
 def grade_class(class_dir: Path, out: Path, checks: list[Check], options: GradingOptions, manual_file: Path | None = None, *,
-                jobs: int = 1, workers: int = 1, force: bool = False, progress: bool = True, notes: list[str] | None = None) -> ClassResult:
-    """Grade every submission folder of `class_dir` into `out`; `jobs` at once, `workers` modules at once within each."""
-    folders, rows = _submission_folders(class_dir, out)
+                jobs: int = 1, workers: int = 1, force: bool = False, progress: bool = True, notes: list[str] | None = None,
+                refused: dict[str, str] | None = None) -> ClassResult:
+    """Grade every submission folder of `class_dir` into `out`; `jobs` at once, `workers` modules at once within each.
+
+    `refused` (student -> why) adds a "not graded" row for each submission that could not even be
+    made a folder (e.g. an export's archive over its caps).
+    """
+    folders, rows = _submission_folders(class_dir, out, expect_some=not refused)
+    rows += [ClassRow(student, None, why) for student, why in sorted((refused or {}).items())]
     out.mkdir(parents=True, exist_ok=True)
     options = replace(options, progress=False)  # one progress bar for the class instead of per-check lines
     base = run_fingerprint(checks, options, grader_digest())
     tasks, reuse = [], []
-    for folder in folders:
+    for folder, student in folders:
         fingerprint = for_submission(base, folder)
-        why = "--force" if force else fingerprint.changes(read_fingerprint(out / folder.name))
-        if why is None and (out / folder.name / RUN_FILE).is_file():
-            reuse.append((folder, fingerprint))
+        why = "--force" if force else fingerprint.changes(read_fingerprint(out / student))
+        if why is None and (out / student / RUN_FILE).is_file():
+            reuse.append((folder, student, fingerprint))
         else:
-            task = _Task(folder, out / folder.name, tuple(c.id for c in checks), options, manual_file, fingerprint, workers, why or "results missing")
+            task = _Task(folder, student, out / student, tuple(c.id for c in checks), options, manual_file, fingerprint, workers,
+                         why or "results missing")
             tasks.append(task)
     bar = _progress_bar(len(folders), progress)
     try:
-        for folder, fingerprint in reuse:
-            rows.append(_reuse(folder, out / folder.name, checks, options, manual_file, fingerprint))
+        for folder, student, fingerprint in reuse:
+            rows.append(_reuse(folder, student, out / student, checks, options, manual_file, fingerprint))
             _advance(bar, rows[-1])
         if jobs <= 1 or len(tasks) <= 1:
             for task in tasks:
@@ -131,8 +140,9 @@ def grade_class(class_dir: Path, out: Path, checks: list[Check], options: Gradin
     return result
 
 
-def _submission_folders(class_dir: Path, out: Path) -> tuple[list[Path], list[ClassRow]]:
-    """The folders to grade, and rows for those that cannot be (a name that clashes with the class's outputs)."""
+def _submission_folders(class_dir: Path, out: Path, expect_some: bool = True) -> tuple[list[tuple[Path, str]], list[ClassRow]]:
+    """The folders to grade with their students' names (`grader.names.shown_name`), and rows for those that
+    cannot be (a name that clashes with the class's outputs, or whose shown form is another folder's name)."""
     if not class_dir.is_dir():
         raise SubmissionError(f"{class_dir} is not a folder (give the class folder: one subfolder per student)")
     out_resolved, class_resolved = out.resolve(), class_dir.resolve()
@@ -143,24 +153,28 @@ def _submission_folders(class_dir: Path, out: Path) -> tuple[list[Path], list[Cl
         if (out / name).is_dir() or (out / name).is_symlink():
             raise SubmissionError(f"cannot write {out / name}: it is a folder or a link; remove it or choose another --out")
     folders, rows = [], []
+    taken = {path.name for path in class_dir.iterdir() if is_shown_as_is(path.name)}
     for path in sorted(class_dir.iterdir()):
+        student = shown_name(path.name)
         if path.is_symlink() and path.is_dir():  # a link could point at anyone's folder: never followed
-            rows.append(ClassRow(path.name, None, "the class member is a symbolic link; links are never followed"))
+            rows.append(ClassRow(student, None, "the class member is a symbolic link; links are never followed"))
             continue
         if not path.is_dir() or path.name.startswith(".") or path.resolve() == out_resolved:
             continue
         if path.name.lower() in RESERVED_NAMES:
-            rows.append(ClassRow(path.name, None, f"the folder name clashes with the class's own {path.name}; rename the folder"))
+            rows.append(ClassRow(student, None, f"the folder name clashes with the class's own {student}; rename the folder"))
+        elif student != path.name and student in taken:  # its shown form would share a classmate's row and OUT folder
+            rows.append(ClassRow(f"{student} (not UTF-8)", None, f"the folder's name is not UTF-8 and reads like the folder {student}; rename it"))
         else:
-            folders.append(path)
-    if not folders and not rows:
+            folders.append((path, student))
+    if not folders and not rows and expect_some:
         raise SubmissionError(f"{class_dir} has no submission folders (one subfolder per student)")
     return folders, rows
 
 
 def grade_one(task: _Task) -> ClassRow:
     """Grade one submission and write its reports and fingerprint; any failure is a row with its reason."""
-    name = task.folder.name
+    name = task.student
     (task.out / FINGERPRINT_FILE).unlink(missing_ok=True)  # an interrupted grading must not pass for a finished one
     try:
         manual = load_manual_scores(task.out, name, task.manual_file)
@@ -178,22 +192,22 @@ def grade_one(task: _Task) -> ClassRow:
         return ClassRow(name, None, f"internal grader error: {type(error).__name__}: {error}", why=task.why)
 
 
-def _reuse(folder: Path, out: Path, checks: list[Check], options: GradingOptions, manual_file: Path | None,
+def _reuse(folder: Path, student: str, out: Path, checks: list[Check], options: GradingOptions, manual_file: Path | None,
            fingerprint: Fingerprint) -> ClassRow:
     """The stored results of an unchanged submission, with its written answers merged again (manual scores may have changed)."""
     try:
         stored = GradingRun.from_dict(json.loads((out / RUN_FILE).read_text()))
-        manual = load_manual_scores(out, folder.name, manual_file)
+        manual = load_manual_scores(out, student, manual_file)
         written = [c for c in checks if c.module is None]
         fresh = {r.id: r for r in grade_submission(folder, out, written, replace(options, manual_scores=manual)).results} if written else {}
         run = replace(stored, results=tuple(fresh.get(r.id, r) for r in stored.results))
         write_reports(run, out)
         write_fingerprint(fingerprint, out)
-        return ClassRow(folder.name, run, reused=True)
+        return ClassRow(student, run, reused=True)
     except (OSError, ValueError, KeyError, TypeError, SubmissionError):
-        return grade_one(_Task(folder, out, tuple(c.id for c in checks), options, manual_file, fingerprint, 1, "stored results unreadable"))
+        return grade_one(_Task(folder, student, out, tuple(c.id for c in checks), options, manual_file, fingerprint, 1, "stored results unreadable"))
     except ManualScoreError as error:
-        return ClassRow(folder.name, None, str(error))
+        return ClassRow(student, None, str(error))
 
 
 def _grade_in_pool(tasks: list[_Task], jobs: int, bar: tqdm | None) -> list[ClassRow]:
@@ -209,7 +223,7 @@ def _grade_in_pool(tasks: list[_Task], jobs: int, bar: tqdm | None) -> list[Clas
             except GraderSetupError:
                 raise
             except Exception as error:  # noqa: BLE001 - a grader process that died costs its student's row
-                row = ClassRow(task.folder.name, None, f"internal grader error: the grading process failed ({type(error).__name__})", why=task.why)
+                row = ClassRow(task.student, None, f"internal grader error: the grading process failed ({type(error).__name__})", why=task.why)
             rows.append(row)
             _advance(bar, row)
     return rows

@@ -128,10 +128,12 @@ def grade_class_command(args: argparse.Namespace, checks: list[Check], options: 
         notes += [f"could not map {item}" for item in export.unmapped]
     try:
         result = grade_class(source, args.out, checks, options, args.manual_scores, jobs=jobs, workers=workers,
-                             force=args.force, progress=not args.quiet, notes=notes)
+                             force=args.force, progress=not args.quiet, notes=notes, refused=export.refused if export else None)
     finally:
         if export is not None:
             export.cleanup()
+    for student, why in sorted(export.refused.items()) if export is not None else ():
+        print(f"grade: warning: {student} not graded: {why}", file=sys.stderr)
     if export is not None and export.unmapped:
         print(f"grade: {len(export.unmapped)} file(s) of the export could not be mapped to a student (listed in class.html)", file=sys.stderr)
     print(f"{result.summary()}; gradebook: {args.out / 'gradebook.csv'}; class view: {args.out / 'class.html'}")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from grader.checks.context import CheckContext
 from grader.checks.registry import Check, Outcome, by_ids
+from grader.names import shown_name
 from grader.options import GradingOptions
 from grader.results import CheckResult, GradingRun
 from grader.runner.normalize import WrongOutput
@@ -51,7 +52,7 @@ def grade_submission(folder: str | Path, out_dir: Path, checks: list[Check], opt
     notes = ([options.private.note] + list(submission.notes) + [n for source in submission.modules.values() for n in source.notes]
              + list(dict.fromkeys(run_notes)) + notebook_notes)
     graded = [f"{name}: graded {source.origin}" for name, source in submission.modules.items()]
-    return GradingRun(str(submission.root), results, round(time.monotonic() - started, 2), tuple(graded + notes))
+    return GradingRun(shown_name(str(submission.root)), results, round(time.monotonic() - started, 2), tuple(graded + notes))
 
 
 def module_groups(numbered: Numbered) -> dict[str | None, Numbered]:

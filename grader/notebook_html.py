@@ -17,7 +17,12 @@ browser. The choice made here is to *render outputs as text*, not to sanitise HT
   `javascript:`, is emptied) and refuses to write a page that still holds a script or an event
   handler.
 
-Nothing is executed: nbconvert only reads the saved outputs.
+Nothing is executed: nbconvert only reads the saved outputs. But its Markdown renderer can be
+made to run for minutes or take gigabytes (a crafted cell, a huge table), so every rendering
+runs in a helper process with time and memory limits (`grader.bounded`: `RENDER_SECONDS`,
+`RENDER_MEMORY_BYTES`). When it fails, the page is the notebook as plain text (`plain_page`:
+each cell's source and text outputs, escaped, cut to `PLAIN_CHARS`), made in another bounded
+helper; if even that fails, the report's note says why and no page is written.
 """
 from __future__ import annotations
 
@@ -25,15 +30,22 @@ import base64
 import binascii
 import copy
 import html
+import json
+import os
 import re
 from pathlib import Path
 
 import nbformat
 
+from grader.bounded import run_bounded
 from grader.submission import Submission
 
 NOTEBOOK_DIR = "notebooks"  # under the output folder
 MAX_NOTEBOOK_BYTES = 20 * 2**20
+RENDER_SECONDS = 60.0  # nbconvert, in its helper process (a template notebook takes about 3 s)
+RENDER_MEMORY_BYTES = 2**30  # address space of that process (Linux)
+PLAIN_SECONDS = 20.0  # the plain-text fallback
+PLAIN_CHARS = 4_000_000  # of a plain-text page's escaped text
 _IMAGE_MAGIC = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff"}
 _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")  # where an HTML tag, comment or declaration could begin
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; form-action 'none'; base-uri 'none'"
@@ -59,13 +71,18 @@ def render_submission_notebooks(submission: Submission, out_dir: Path) -> list[s
         if not source.origin.endswith(".ipynb"):
             continue
         target = out_dir / NOTEBOOK_DIR / f"{name}.html"
-        try:
-            write_notebook_html(submission.staged / source.origin, target, source.origin)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        args = [str(submission.staged / source.origin), str(target), source.origin]
+        rendered = run_bounded("grader.notebook_html:render_in_helper", args, RENDER_SECONDS, RENDER_MEMORY_BYTES)
+        problem = rendered.reason if not rendered.ok else rendered.value
+        if not problem:
             notes.append(f"{source.origin} as handed in (saved outputs, never run): {NOTEBOOK_DIR}/{name}.html")
-        except (NotInert, ValueError, OSError, RecursionError, MemoryError) as error:
-            notes.append(f"{source.origin} could not be shown as handed in: {type(error).__name__}: {str(error)[:200]}")
-        except Exception as error:  # noqa: BLE001 - nbconvert on a malformed notebook: a note, never a failed grading
-            notes.append(f"{source.origin} could not be rendered: {type(error).__name__}: {str(error)[:200]}")
+            continue
+        plain = run_bounded("grader.notebook_html:plain_in_helper", args, PLAIN_SECONDS, RENDER_MEMORY_BYTES)
+        if plain.ok and not plain.value:
+            notes.append(f"{source.origin} could not be rendered ({str(problem)[:200]}); shown as plain text: {NOTEBOOK_DIR}/{name}.html")
+        else:
+            notes.append(f"{source.origin} could not be shown as handed in: {str(problem)[:200]}")
     return notes
 
 
@@ -75,13 +92,34 @@ def rendered_notebooks(out_dir: Path) -> list[str]:
     return sorted(f"{NOTEBOOK_DIR}/{p.name}" for p in folder.glob("*.html")) if folder.is_dir() else []
 
 
-def write_notebook_html(path: Path, target: Path, label: str) -> None:
-    """Render the notebook at `path` into the inert page `target`."""
-    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
-        raise ValueError(f"larger than {MAX_NOTEBOOK_BYTES // 2**20} MB")
-    page = notebook_page(nbformat.read(path, as_version=4), label)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(page)
+def render_in_helper(path: str, target: str, label: str) -> str | None:
+    """In a helper process (`grader.bounded`): write the page of the notebook at `path` to `target`; None, or why not."""
+    try:
+        if os.path.getsize(path) > MAX_NOTEBOOK_BYTES:
+            return f"it is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB"
+        _write(Path(target), notebook_page(nbformat.read(path, as_version=4), label))
+    except (NotInert, ValueError, OSError, RecursionError, KeyError, TypeError, AttributeError) as error:
+        return f"{type(error).__name__}: {str(error)[:200]}"
+    return None
+
+
+def plain_in_helper(path: str, target: str, label: str) -> str | None:
+    """In a helper process: write `plain_page` of the notebook at `path` to `target`; None, or why not."""
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read(MAX_NOTEBOOK_BYTES + 1).decode("utf-8", errors="replace")
+        _write(Path(target), plain_page(json.loads(text), label))
+    except (ValueError, OSError, RecursionError, TypeError) as error:
+        return f"{type(error).__name__}: {str(error)[:200]}"
+    return None
+
+
+def _write(target: Path, page: str) -> None:
+    """Write `page` to a new file renamed over `target` (a link at `target` is replaced, never followed)."""
+    partial = target.with_name(target.name + ".partial")
+    partial.unlink(missing_ok=True)
+    partial.write_text(page, encoding="utf-8")
+    partial.replace(target)
 
 
 def notebook_page(notebook: nbformat.NotebookNode, label: str) -> str:
@@ -93,11 +131,46 @@ def notebook_page(notebook: nbformat.NotebookNode, label: str) -> str:
     found = _ACTIVE.search(body)
     if found:
         raise NotInert(f"rendered page still holds {found.group(0)[:40]!r}")
+    return _page(label, body, "HTML, JavaScript and other rich outputs are shown as text.")
+
+
+def plain_page(notebook: object, label: str) -> str:
+    """The notebook's JSON `notebook` as an inert page of plain text: each cell's source and text outputs, escaped."""
+    cells = notebook.get("cells") if isinstance(notebook, dict) else None
+    parts, budget = [], PLAIN_CHARS
+    for number, cell in enumerate(cells if isinstance(cells, list) else [], start=1):
+        if budget <= 0:
+            parts.append("<p>(the rest of the notebook is not shown: the plain-text page is cut here)</p>")
+            break
+        if not isinstance(cell, dict):
+            continue
+        texts = [_text(cell.get("source"))]
+        outputs = cell.get("outputs")
+        for output in outputs if isinstance(outputs, list) else []:
+            if isinstance(output, dict):
+                data = output.get("data") if isinstance(output.get("data"), dict) else {}
+                texts.append(_text(output.get("text")) or _text(data.get("text/plain")))
+        shown = html.escape("\n".join(t for t in texts if t)[:budget])
+        budget -= len(shown)
+        parts.append(f"<div class='cell'><div class='prompt'>{html.escape(str(cell.get('cell_type', '?'))[:20])} cell {number}</div>"
+                     f"<pre>{shown}</pre></div>")
+    return _page(label, "\n".join(parts), "Shown as plain text: the notebook could not be rendered within the grader's limits.")
+
+
+def _text(value: object) -> str:
+    """A notebook field that is text, or a list of text lines; anything else is ''."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "".join(line for line in value if isinstance(line, str))
+    return ""
+
+
+def _page(label: str, body: str, banner: str) -> str:
     title = html.escape(label)
     return (f"<!doctype html><html><head><meta charset='utf-8'><meta http-equiv='Content-Security-Policy' content=\"{_CSP}\">"
             f"<title>{title} as handed in</title><style>{_STYLE}</style></head><body>"
-            f"<div class='banner'><b>{title}</b> as the student handed it in: saved outputs, never run by the grader. "
-            "HTML, JavaScript and other rich outputs are shown as text.</div>\n"
+            f"<div class='banner'><b>{title}</b> as the student handed it in: saved outputs, never run by the grader. {banner}</div>\n"
             f"{body}\n</body></html>\n")
 
 

@@ -11,17 +11,18 @@ skipped. Every drop that could matter is reported back as a note.
 Kept statements are cut out by their AST spans (line and column of start and end), never by
 whole lines: in `x = 1; train()` only `x = 1` is kept. A notebook is untrusted data, so it is
 size-capped (`NOTEBOOK_BYTES`) before it is read and parsed in a short-lived process of the
-grader's own (no student code runs there) under a memory and time limit (`PARSE_MEMORY_BYTES`,
-`PARSE_SECONDS`): a 16 MB cell, a RecursionError or a MemoryError costs that module, never the run.
+grader's own (`grader.bounded`; no student code runs there) under a memory and time limit
+(`PARSE_MEMORY_BYTES`, `PARSE_SECONDS`): a 16 MB cell, a RecursionError or a MemoryError costs
+that module, never the run.
 """
 from __future__ import annotations
 
 import ast
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
+
+from grader.bounded import run_bounded
 
 NOTEBOOK_BYTES = 16 * 2**20  # larger notebooks are not read at all (staging enforces it too)
 PARSE_SECONDS = 30.0  # wall-clock limit of the parsing process (CPU limit: the same)
@@ -35,8 +36,6 @@ CONSTANT_CALLS = frozenset({
     "np.array", "np.zeros", "np.ones", "np.eye", "np.arange", "np.linspace",
     "numpy.array", "numpy.zeros", "numpy.ones", "numpy.eye", "numpy.arange", "numpy.linspace",
 })
-_PACKAGE_PARENT = str(Path(__file__).resolve().parents[1])
-_BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from grader.notebooks import _parse_main; _parse_main(sys.argv[2])"
 
 
 def _dotted(node: ast.AST) -> str:
@@ -196,36 +195,20 @@ def notebook_to_module(path: Path) -> tuple[str, list[str]]:
     size = path.stat().st_size
     if size > NOTEBOOK_BYTES:
         return _unreadable(path.name, f"it is {size / 2**20:.1f} MB, over the {NOTEBOOK_BYTES // 2**20} MB cap for notebooks")
-    env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+    parsed = run_bounded("grader.notebooks:parse_in_helper", [str(path)], PARSE_SECONDS, PARSE_MEMORY_BYTES)
+    if not parsed.ok:
+        return _unreadable(path.name, f"parsing it failed: {parsed.reason}")
     try:
-        done = subprocess.run([sys.executable, "-s", "-c", _BOOT, _PACKAGE_PARENT, str(path)], env=env, stdin=subprocess.DEVNULL,
-                              capture_output=True, timeout=PARSE_SECONDS, check=False)
-    except subprocess.TimeoutExpired:
-        return _unreadable(path.name, f"parsing it took longer than {PARSE_SECONDS:g} s")
-    if done.returncode != 0:
-        memory = b"MemoryError" in done.stderr[-2000:] or done.returncode in (-9, 137)
-        reason = "parsing it ran out of memory" if memory else f"parsing it failed (exit status {done.returncode})"
-        return _unreadable(path.name, reason)
-    try:
-        answer = json.loads(done.stdout)
-        return str(answer["code"]), [str(note) for note in answer["notes"]]
-    except (ValueError, KeyError, TypeError):
+        return str(parsed.value["code"]), [str(note) for note in parsed.value["notes"]]
+    except (KeyError, TypeError):
         return _unreadable(path.name, "the parsing process gave no answer")
 
 
-def _parse_main(path: str) -> None:
-    """Entry point of the parsing process: limit itself, convert `path`, print JSON on stdout."""
-    try:
-        import resource  # POSIX only
-
-        resource.setrlimit(resource.RLIMIT_CPU, (int(PARSE_SECONDS), int(PARSE_SECONDS) + 1))
-        if sys.platform == "linux":
-            resource.setrlimit(resource.RLIMIT_AS, (PARSE_MEMORY_BYTES, PARSE_MEMORY_BYTES))
-    except (ImportError, ValueError, OSError):
-        pass
+def parse_in_helper(path: str) -> dict[str, object]:
+    """In the helper process (`grader.bounded`): convert the notebook at `path`; {"code": ..., "notes": [...]}."""
     name = os.path.basename(path)
     with open(path, "rb") as handle:
         data = handle.read(NOTEBOOK_BYTES + 1)
     too_big = len(data) > NOTEBOOK_BYTES
     code, notes = _unreadable(name, "over the size cap") if too_big else convert(data.decode("utf-8", errors="replace"), name)
-    sys.stdout.write(json.dumps({"code": code, "notes": notes}))
+    return {"code": code, "notes": notes}

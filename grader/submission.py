@@ -13,7 +13,10 @@ Rules (see docs/threat_model/staging_reports.md):
 - FIFOs, devices, sockets and folders under an expected name are skipped without opening;
 - each file, the total and the number of images are capped, and staging has a time limit;
 - every problem is a note on the submission that costs only the piece concerned: staging never
-  raises for one bad file. `SubmissionError` is kept for a folder that cannot be graded at all.
+  raises for one bad file. `SubmissionError` is kept for a folder that cannot be graded at all,
+  and its `StagingError` for the grader's own trouble (no space left, a file it may not read, an
+  I/O error): that is never the student's missing file, so the submission is not graded and the
+  reason says to grade it again once the machine is fixed.
 """
 from __future__ import annotations
 
@@ -52,6 +55,15 @@ _FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_NONBLOCK | g
 
 class SubmissionError(Exception):
     """The folder cannot be graded at all (missing, unreadable, or none of the expected names)."""
+
+
+class StagingError(SubmissionError):
+    """The grader could not copy or prepare a file (ENOSPC, EACCES, EIO...): its trouble, not the student's."""
+
+    def __init__(self, shown: str, error: OSError) -> None:
+        reason = error.strerror or type(error).__name__
+        super().__init__(f"the grader could not stage {shown} ({reason}); this is the grader's trouble, not the student's: "
+                         "grade this submission again once it is fixed")
 
 
 @dataclass(frozen=True)
@@ -106,7 +118,7 @@ def _chunks(name: str, dir_fd: int | None, cap: int, deadline: float) -> Iterato
     except OSError as error:
         if error.errno == errno.ELOOP:
             raise SkippedFile("is a symbolic link; links are never followed, so it was ignored") from None
-        raise SkippedFile(f"could not be opened ({error.strerror})") from None
+        raise  # EACCES, EIO, EMFILE...: the grader's trouble (`StagingError`), not a file to skip
     try:
         opened = os.fstat(fd)  # what was opened, whatever happened to the name since the lstat
         if not stat.S_ISREG(opened.st_mode):
@@ -195,12 +207,18 @@ def load_submission(folder: str | Path, out_dir: Path | None = None) -> Submissi
         raise SubmissionError(f"{folder} holds none of the expected files ({', '.join(sorted(EXPECTED))}), "
                               f"at the top or in a subfolder up to {MAX_DEPTH} levels down")
     root_fd = _open_work_folder(root, work.parts, folder)
-    staged = Path(tempfile.mkdtemp(prefix="ps4-submission-"))
+    try:
+        staged = Path(tempfile.mkdtemp(prefix="ps4-submission-"))
+    except OSError as error:
+        os.close(root_fd)
+        raise StagingError("the submission (no staging folder)", error) from None
     try:
         os.chmod(staged, 0o755)  # the child may run as an unprivileged uid
         submission = Submission(root, staged, notes=[n for n in (work.note, out_note) if n])
         try:
             _Stager(submission, root_fd).stage()
+        except StagingError:
+            raise
         except Exception:  # noqa: BLE001 - a grader bug costs what was not staged yet, never the run
             print(f"internal error while staging {root}:\n{traceback.format_exc()}", file=sys.stderr)
             submission.notes.append("staging stopped at an internal grader error; files not staged by then are not graded")
@@ -253,6 +271,8 @@ class _Stager:
         for name, forms in handed_in.items():
             try:
                 source = _module_source(self.submission.staged, name, forms)
+            except OSError as error:
+                raise StagingError(name, error) from None
             except Exception:  # noqa: BLE001 - a grader bug must cost this module only
                 print(f"internal error while preparing {name}:\n{traceback.format_exc()}", file=sys.stderr)
                 self.note(f"{name} could not be prepared for grading (internal grader error); not graded")
@@ -287,8 +307,8 @@ class _Stager:
             if "cap" in reason and cap > TOTAL_BYTES - self.total:
                 reason += f" (the whole submission may stage at most {_size(TOTAL_BYTES)})"
             self.note(f"{shown} {reason}")
-        except OSError as error:
-            self.note(f"{shown} could not be staged ({error.strerror}); ignored")
+        except OSError as error:  # reading the student's file or writing the copy: never "not in the submission"
+            raise StagingError(shown, error) from None
         return None
 
     def stage_images(self, answers: str) -> None:
@@ -323,8 +343,11 @@ class _Stager:
                     return
                 opened.append(folder_fd)
             images = self.submission.staged / IMAGE_DIR
-            images.mkdir(mode=0o755, exist_ok=True)
-            os.chmod(images, 0o755)
+            try:
+                images.mkdir(mode=0o755, exist_ok=True)
+                os.chmod(images, 0o755)
+            except OSError as error:
+                raise StagingError(shown, error) from None
             index = len(self.submission.images)
             target = images / f"{index}.bin"
             head = self.copy(parts[-1], IMAGE_BYTES, folder_fd, target, shown, missing="is not in the submission; not shown")

@@ -38,6 +38,7 @@ ATTACKS = {
     "forges_results": "",
     "imitates_protocol": "",
     "always_equal": "should be a tensor but was an object of type _Anything",
+    "huge_integer_reply": "has shape () but the contract says",
     "lying_tensor": "",
     "monkeypatches_torch": "",
     "reads_reference_source": "Permission denied",

@@ -11,7 +11,7 @@ import pytest
 
 from grader.runner import wire
 from grader.runner.normalize import WrongOutput, as_array
-from grader.runner.sandbox import ArrayValue, ForeignObject, decode
+from grader.runner.sandbox import ArrayValue, ForeignObject, _decode_reply, decode
 
 
 def test_round_trip_of_arrays_and_json():
@@ -132,3 +132,20 @@ def test_shapes_are_checked_before_conversion():
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 2**20
+
+
+def test_a_huge_integer_in_a_reply_is_read_as_a_float_not_an_error():
+    """Python refuses to convert more than 4,300 digits to an int; a child's reply may hold 5,000."""
+    digits = "7" * 5000
+    header = ('{"value": [' + digits + ', -' + digits + ', 12345678901234567890], "arrays": []}').encode()
+    message, _ = wire.unpack(header, b"")
+    assert message["value"][0] == float("inf") and message["value"][1] == float("-inf")
+    assert message["value"][2] == 12345678901234567890 and type(message["value"][2]) is int
+    with pytest.raises(wire.WireError, match="bad array descriptor"):  # a huge shape is not an int any more
+        wire.unpack(('{"arrays": [{"dtype": "uint8", "shape": [' + digits + '], "offset": 0}]}').encode(), b"")
+
+
+def test_a_handle_id_too_large_for_an_int_is_a_malformed_reply():
+    message, _ = wire.unpack(('{"value": {"$t": "handle", "id": ' + "9" * 5000 + '}, "arrays": []}').encode(), b"")
+    with pytest.raises(wire.WireError, match="not well-formed"):
+        _decode_reply(message["value"], [])

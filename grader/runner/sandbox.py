@@ -17,7 +17,6 @@ import json
 import os
 import resource
 import secrets
-import shutil
 import signal
 import site
 import stat
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from grader.runner import wire
+from grader.runner.disk import DiskWatch, remove_tree
 from grader.runner.landlock import read_allowlist, runtime_roots
 
 WORKER = Path(__file__).resolve().with_name("worker.py")
@@ -302,6 +302,7 @@ class Sandbox:
         for fd in (parent_read, parent_write):  # so that every read and write can honour a deadline
             os.set_blocking(fd, False)
         self._read_fd, self._write_fd = parent_read, parent_write
+        self._disk = DiskWatch(self.workdir, self.process.pid, lambda: self.process.poll() is None)  # kills it over the disk budget
         self._started = time.monotonic()
         self._first_reply_pending = True
         self.confinement_problems: tuple[str, ...] | None = None  # asked before the first import
@@ -364,7 +365,8 @@ class Sandbox:
 
     def _request(self, message: dict, arrays: list[np.ndarray], timeout_s: float) -> Any:
         if not self.alive:
-            raise StudentCodeError("crash", "the student's process is no longer running")
+            raise StudentCodeError("crash", f"the student's process was stopped: it {self._disk.reason}" if self._disk.reason
+                                   else "the student's process is no longer running")
         timeout = timeout_s * self.limits.time_scale
         if self._first_reply_pending:  # the first request also waits for the child to import torch
             timeout += self.limits.startup_s * max(1.0, self.limits.time_scale)
@@ -399,6 +401,9 @@ class Sandbox:
         raise StudentCodeError(kind, text, error_type, where)
 
     def _death_reason(self) -> str:
+        if self._disk.reason:
+            self.close()
+            return f"the student's process was stopped: it {self._disk.reason}"
         try:
             code = self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -415,6 +420,7 @@ class Sandbox:
         """Kill the child's whole process group and remove its working directory (idempotent)."""
         if self._read_fd < 0:
             return
+        self._disk.stop()
         for attempt in range(2):  # the group again after reaping the leader, for stragglers
             try:
                 os.killpg(self.process.pid, signal.SIGKILL)
@@ -430,7 +436,7 @@ class Sandbox:
         self._read_fd = self._write_fd = -1
         if self.confinement_problems is None:  # the student's code never ran here: the log is the worker's own
             self._keep_startup_log()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        remove_tree(self.workdir)
 
 
 def _text(value: Any, limit: int) -> str:
@@ -441,5 +447,5 @@ def _text(value: Any, limit: int) -> str:
 def _decode_reply(node: Any, arrays: list[np.ndarray]) -> Any:
     try:
         return decode(node, arrays)
-    except (TypeError, ValueError, KeyError, AttributeError, RecursionError):
+    except (TypeError, ValueError, KeyError, AttributeError, RecursionError, OverflowError):  # e.g. a handle id of 1e999
         raise wire.WireError("a reply that is not well-formed data") from None

@@ -10,6 +10,9 @@ a frame larger than the caps, an array with too many elements, descriptors that 
 leave gaps in the payload (they must tile it, in order) are refused as a `WireError`. Arrays
 are views of one payload buffer, never copies. Every read and write has a deadline
 when the caller gives one (the grader always does), so a child that stops cannot block it.
+An integer of more than `MAX_INT_DIGITS` digits in a header is read as a float (±inf beyond
+1e308): no legitimate reply holds one, and Python refuses to turn more than 4,300 digits into
+an `int` (its int/str conversion limit), so a 5,000-digit number must be data, not an error.
 
 This module is loaded both by the grader and, by file path, by the child's worker script; it
 imports only the standard library and numpy.
@@ -28,6 +31,7 @@ import numpy as np
 
 MAGIC = b"PS4W"
 _LENGTHS = struct.Struct("<II")
+MAX_INT_DIGITS = 40  # an int64 has at most 19 digits; a longer integer arrives as a float
 ALLOWED_DTYPES = frozenset(
     ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64"]
 )
@@ -85,7 +89,7 @@ def pack(message: dict[str, Any], arrays: list[np.ndarray]) -> bytes:
 def unpack(header: bytes, payload: bytes | bytearray, caps: Caps = REPLY_CAPS) -> tuple[dict[str, Any], list[np.ndarray]]:
     """Parse a frame's header and payload into the message and its arrays (validated views of `payload`)."""
     try:
-        message = json.loads(header.decode())
+        message = json.loads(header.decode(), parse_int=_bounded_int)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise WireError(f"header is not JSON: {type(error).__name__}") from None
     if not isinstance(message, dict) or not isinstance(message.get("arrays"), list):
@@ -111,6 +115,11 @@ def unpack(header: bytes, payload: bytes | bytearray, caps: Caps = REPLY_CAPS) -
     if offset != len(buffer):
         raise WireError("payload bytes that no array describes")
     return message, arrays
+
+
+def _bounded_int(text: str) -> int | float:
+    """A JSON integer: an `int` up to `MAX_INT_DIGITS` digits, else the nearest float (never an error, never quadratic)."""
+    return int(text) if len(text.lstrip("-")) <= MAX_INT_DIGITS else float(text)
 
 
 def _descriptor(spec: Any, caps: Caps) -> tuple[str, tuple[int, ...], int]:
