@@ -164,3 +164,16 @@ def test_the_schema_refuses_what_gradescope_does_not_accept():
                 {**good, "tests": [{"name": "a", "number": 1}]}):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(bad, SCHEMA)
+
+
+def test_an_upload_of_a_zip_is_unpacked_and_graded_like_its_folder(tmp_path, autograder_zip, autograder_root):
+    archive, _ = autograder_zip
+    work = patched_submission(tmp_path / "hw4", P1, CORPUS / "p1a" / "signed_det.py")
+    upload = tmp_path / "upload"
+    upload.mkdir()
+    with zipfile.ZipFile(upload / "my-homework.zip", "w") as z:  # a repository zipped: the work one level down
+        z.write(work / f"{P1}.py", f"ps4-repo/hw4/{P1}.py")
+        z.writestr("ps4-repo/README.md", "# homework")
+    results = run_autograder(gradescope_layout(autograder_root, archive, upload))
+    assert 0 < results["score"] < 5  # signed_det's score, as in the folder's grade above
+    assert results["output"].startswith("unpacked my-homework.zip") and "graded the files in my-homework/ps4-repo/hw4/" in results["output"]

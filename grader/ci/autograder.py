@@ -2,7 +2,8 @@
 
 It is `grade SUBMISSION --private assets/private_inputs.toml` (the private file when the zip
 carries one), so Gradescope's scores are `grade`'s, and the upload is mapped as `grade` maps any
-folder (`grader.layout`: the files, one folder, or a repository with the work in a subfolder).
+folder (`grader.layout`: the files, one folder, or a repository with the work in a subfolder); an
+upload of zips only is unpacked first, under an export student's limits.
 The student's output stays in the stdout log, which results.json keeps hidden from students
 (`stdout_visibility: hidden`). When nothing could be graded there is still a results.json with a
 score of 0 and the reason: the upload's (what to upload instead), or the installation's (a setup
@@ -22,7 +23,9 @@ from contextlib import redirect_stderr
 from pathlib import Path
 
 from grader import cli
-from grader.layout import EXPECTED
+from grader.bounded import run_bounded
+from grader.exports import STUDENT_BYTES, STUDENT_ENTRIES, UNPACK_MEMORY_BYTES, UNPACK_SECONDS
+from grader.layout import EXPECTED, find_work_folder
 from grader.private import BUNDLED_FILE
 
 SOURCE = Path(__file__).resolve().parents[2]  # the unzipped autograder: grader/, assets/, ...
@@ -36,11 +39,30 @@ class _Tee(io.StringIO):
         return super().write(text)
 
 
+def unpacked_upload(submitted: Path, scratch: Path) -> tuple[Path, list[str]]:
+    """The folder to grade: the upload itself, or, when it holds no expected file but zips, those zips
+    unpacked into `scratch` as an export's student's own zips are (bounded helper, the same limits)."""
+    if find_work_folder(submitted) is not None:
+        return submitted, []
+    zips = sorted(p for p in submitted.glob("*.zip") if p.is_file() and not p.is_symlink()) if submitted.is_dir() else []
+    notes = []
+    for archive in zips:
+        args = [str(archive), str(scratch / archive.stem), str(STUDENT_ENTRIES), str(STUDENT_BYTES)]
+        done = run_bounded("grader.exports:unpack_in_helper", args, UNPACK_SECONDS, UNPACK_MEMORY_BYTES)
+        refused = done.value.get("refused") if done.ok and isinstance(done.value, dict) else f"unpacking it failed: {done.reason}"
+        notes.append(f"{archive.name} could not be unpacked: {refused}" if refused else f"unpacked {archive.name}")
+    return (scratch, notes) if zips else (submitted, [])
+
+
 def run(root: Path) -> tuple[dict, bool]:
     """Grade ROOT/submission, write ROOT/results/results.json; the results, and whether the setup was at fault."""
     out = Path(tempfile.mkdtemp(prefix="ps4-gradescope-"))
     private = SOURCE / BUNDLED_FILE
-    args = [str(root / "submission"), "--out", str(out), "--quiet"]
+    scratch = Path(tempfile.mkdtemp(prefix="ps4-upload-"))
+    folder, unpack_notes = unpacked_upload(root / "submission", scratch)
+    for note in unpack_notes:
+        print(f"grade: {note}", file=sys.stderr)
+    args = [str(folder), "--out", str(out), "--quiet"]
     args += ["--private", str(private)] if private.is_file() else []
     args += shlex.split(os.environ.get("GRADE_ARGS", ""))
     errors = _Tee()
@@ -54,8 +76,11 @@ def run(root: Path) -> tuple[dict, bool]:
         results = json.loads((out / "results.json").read_text())
     else:
         results = _not_graded(reasons)
+    if unpack_notes:
+        results["output"] = "\n".join(unpack_notes) + "\n\n" + results.get("output", "")
     (results_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(scratch, ignore_errors=True)
     return results, setup_fault
 
 
