@@ -1,4 +1,4 @@
-"""Whether a handed-in file is still the shipped template, by a fingerprint of what is graded.
+"""Whether a handed-in file (or a whole submission) is still the shipped template, by a fingerprint of what is graded.
 
 A module's fingerprint is that of the code the child would import: the `.py` as handed in, or
 the definitions the grader keeps from a notebook (`grader.notebooks`), so opening, running or
@@ -37,6 +37,31 @@ def template_fingerprints() -> dict[str, str]:
 def is_template(file_name: str, graded_code: str) -> bool:
     """True if `graded_code` (a module's text, or the code kept from a notebook) is the template's `file_name`."""
     return template_fingerprints().get(file_name) == fingerprint(graded_code)
+
+
+def is_untouched_template(folder: Path) -> bool:
+    """True when the work folder under `folder` (`grader.layout`) holds expected files and each is the template's.
+
+    Used to flag "no work" on the class page. Links, unreadable and oversized files count as
+    changed; `p3_energy.pt` is not part of the template and so counts as work.
+    """
+    from grader.layout import EXPECTED, find_work_folder  # noqa: PLC0415
+    from grader.notebooks import NOTEBOOK_BYTES, notebook_to_module  # noqa: PLC0415
+
+    work = find_work_folder(folder) if folder.is_dir() and not folder.is_symlink() else None
+    if work is None:
+        return False
+    root = folder.joinpath(*work.parts)
+    for name in sorted(EXPECTED):
+        path = root / name
+        if not (path.exists() or path.is_symlink()):
+            continue
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > NOTEBOOK_BYTES:
+            return False
+        code = notebook_to_module(path)[0] if name.endswith(".ipynb") else path.read_text(encoding="utf-8", errors="replace")
+        if not is_template(name, code):
+            return False
+    return True
 
 
 def compute_fingerprints(folder: Path) -> dict[str, str]:
