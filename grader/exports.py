@@ -51,6 +51,8 @@ class ExportMapping:
     unmapped: list[str] = field(default_factory=list)  # archive members that belong to no student, with why
     notes: list[str] = field(default_factory=list)
     versions: dict[Path, int] = field(default_factory=dict)  # Canvas re-submission number of each file written
+    # student key -> (platform "canvas" | "moodle", Canvas user id | Moodle participant number, name as the export writes it)
+    platform_ids: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
     def cleanup(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
@@ -140,6 +142,8 @@ def _place(archive: zipfile.ZipFile, info: zipfile.ZipInfo, relative: PurePosixP
         folder_name = relative.parts[0]
         moodle = _MOODLE.match(folder_name + ("" if folder_name.endswith("_") else "_"))
         student = f"{moodle['student']}_{moodle['id']}" if moodle else folder_name
+        if moodle:
+            mapping.platform_ids.setdefault(student_key(student), ("moodle", moodle["id"], moodle["student"]))
         _extract(archive, info, _student_dir(mapping, student) / PurePosixPath(*relative.parts[1:]), budget)
         return
     name = relative.name
@@ -148,6 +152,8 @@ def _place(archive: zipfile.ZipFile, info: zipfile.ZipInfo, relative: PurePosixP
         if match and match["file"]:
             file_name, version = _canvas_original_name(match["file"]) if pattern is _CANVAS else (match["file"], 0)
             target = _student_dir(mapping, make(match)) / safe_file_name(file_name)
+            platform, name = ("canvas", match["login"]) if pattern is _CANVAS else ("moodle", match["student"])
+            mapping.platform_ids.setdefault(student_key(make(match)), (platform, match["id"], name))
             if mapping.versions.get(target, -1) > version:
                 return
             _extract(archive, info, target, budget)

@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from grader.misnamed import rename_hints
 from grader.notebooks import NOTEBOOK_BYTES, notebook_to_module
 
 MODULES = {"p1_change_of_variables": 1, "p3_ebm": 3, "p4_realnvp": 4}
@@ -40,6 +41,7 @@ IMAGE_BYTES = 5 * MiB  # per image linked from answers.md
 MAX_IMAGES = 20  # images staged per submission (so at most 6 + 2 + 20 files in all)
 TOTAL_BYTES = 200 * MiB  # everything staged for one submission
 STAGING_SECONDS = 60.0  # wall-clock budget for staging one submission
+LISTED_NAMES = 1_000  # names of the submission folder compared with the expected ones (grader.misnamed)
 IMAGE_MAGIC = ((b"\x89PNG\r\n\x1a\n", ".png"), (b"\xff\xd8\xff", ".jpg"), (b"GIF87a", ".gif"), (b"GIF89a", ".gif"))
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".gif"})
 IMAGE_DIR = "answer-images"  # staged images: IMAGE_DIR/<index><ext by content>
@@ -190,7 +192,12 @@ def load_submission(folder: str | Path, out_dir: Path | None = None) -> Submissi
     out_note = check_output_folder(root, out_dir)
     expected = [f"{m}{ext}" for m in MODULES for ext in (".py", ".ipynb")] + list(OTHER_FILES)
     if not any(os.path.lexists(root / name) for name in expected):
-        raise SubmissionError(f"{folder} holds none of the expected files ({', '.join(expected)})")
+        try:
+            with os.scandir(root) as entries:
+                hints = rename_hints([e.name for e in itertools.islice(entries, LISTED_NAMES)], expected)
+        except OSError:
+            hints = []
+        raise SubmissionError(f"{folder} holds none of the expected files ({', '.join(expected)})" + "".join(f"; {h}" for h in hints))
     try:
         root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
     except OSError as error:
@@ -244,6 +251,9 @@ class _Stager:
                 self.note(f"{name}{ext} could not be prepared for grading (internal grader error); not graded")
                 continue
             self.submission.modules[name] = source
+        expected = [f"{m}{ext}" for m in MODULES for ext in (".py", ".ipynb")] + list(OTHER_FILES)
+        with os.scandir(self.root_fd) as entries:  # names only: a close name gets a note naming the fix
+            self.submission.notes.extend(rename_hints([e.name for e in itertools.islice(entries, LISTED_NAMES)], expected))
 
     def exists(self, name: str, dir_fd: int | None = None) -> bool:
         try:

@@ -34,7 +34,7 @@ MAX_NOTES = 30
 PATH_CHARS = 300
 FIELD_CHARS = 200
 MAX_FIGURES = 8
-STATUSES = frozenset({"passed", "failed", "pending"})
+STATUSES = frozenset({"passed", "failed", "pending", "scored"})
 
 _INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _FIGURE = re.compile(r"figures/[A-Za-z0-9][A-Za-z0-9._-]{0,150}\.(png|jpg|gif)")
