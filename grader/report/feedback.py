@@ -45,15 +45,20 @@ def breakdown(run: GradingRun) -> Breakdown:
                      round(sum(r.score for r in by_person), 4), round(sum(r.max_score for r in by_person), 4), run.pending_points)
 
 
-def score_label(run: GradingRun) -> str:
-    """'Score 61 / 100: checks 55 / 86, instructor-scored answers 6 / 6, 8 points pending an instructor's score'."""
+def score_details(run: GradingRun) -> str:
+    """What the total contains: 'checks 55 / 86; written answers scored by the instructor 6 / 6; 8 points pending ...'."""
     parts = breakdown(run)
     details = [f"checks {parts.checks:g} / {parts.checks_max:g}"]
     if parts.instructor_max:
         details.append(f"written answers scored by the instructor {parts.instructor:g} / {parts.instructor_max:g}")
     if parts.pending:
         details.append(f"{parts.pending:g} points pending an instructor's score (not counted as 0 or as full)")
-    return f"Score {run.score:g} / {run.max_score:g}" + (f" ({'; '.join(details)})" if len(details) > 1 else " (all by the grader's checks)")
+    return "; ".join(details) if len(details) > 1 else "all from the grader's checks"
+
+
+def score_label(run: GradingRun) -> str:
+    """'Score 61 / 100 (checks 55 / 86; written answers scored by the instructor 6 / 6; 8 points pending ...)'."""
+    return f"Score {run.score:g} / {run.max_score:g} ({score_details(run)})"
 
 
 def is_not_implemented(result: CheckResult) -> bool:

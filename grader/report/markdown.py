@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from grader.report.feedback import anchor, cause, fix_first, lost_points, rename_notes, score_label, status_label
+from grader.report.feedback import anchor, cause, fix_first, lost_points, rename_notes, score_details, status_label
 from grader.report.safe import bounded, markdown_text
 from grader.results import CheckResult, GradingRun
 
@@ -34,7 +34,7 @@ def report_markdown(run: GradingRun, notebooks: tuple[str, ...] | list[str] = ()
     run = bounded(run)
     md = markdown_text
     lines = ["# Problem Set 4: grading report", "", f"Submission: {md(run.submission)}  ",
-             f"**{score_label(run)}**  ", f"Time: {run.seconds:.1f} s", ""]
+             f"Score: **{run.score:g} / {run.max_score:g}** ({score_details(run)})  ", f"Time: {run.seconds:.1f} s", ""]
     lines += fix_first_markdown(run)
     if run.notes:
         lines += ["## Notes", ""] + [f"- {md(note)}" for note in run.notes] + [""]
