@@ -10,6 +10,9 @@ is. A submission whose files, grader, rubric and settings did not change since i
 re-rendered with the current manual scores, which runs no student code and takes well under a
 second per student.
 
+The class scores file merged last is kept as OUT/manual-scores.toml and merged again when a
+later run gives no --manual-scores, so a plain re-run never drops the instructor's scores.
+
 Outputs: OUT/<name>/ (the student's reports), OUT/gradebook.csv (and the LMS's import file for
 an export: `grader.gradebook`), OUT/class.html (`grader.classview`). The rows are
 `grader.class_results` data; the writers of the outputs read them and import nothing from here.
@@ -49,7 +52,8 @@ from grader.template_match import is_untouched_template
 if TYPE_CHECKING:
     from tqdm import tqdm
 
-RESERVED_NAMES = {GRADEBOOK, CLASS_VIEW, "gradebook-canvas.csv", "gradebook-moodle.csv"}  # OUT/<name>/ is never a class file
+KEPT_SCORES = "manual-scores.toml"  # OUT's copy of the class scores file last merged
+RESERVED_NAMES = {GRADEBOOK, CLASS_VIEW, "gradebook-canvas.csv", "gradebook-moodle.csv", KEPT_SCORES}  # OUT/<name>/ is never a class file
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,9 @@ def grade_class(class_dir: Path, out: Path, checks: list[Check], options: Gradin
     Raises `ManualScoreError` before writing anything when a manual-scores file is wrong.
     """
     folders, rows = _submission_folders(class_dir, out)
+    kept = out / KEPT_SCORES
+    if manual_file is None and kept.is_file() and not kept.is_symlink():
+        manual_file = kept  # the scores merged last time: a run without --manual-scores does not drop them
     scores = load_scores_for_class([f.name for f in folders], out, manual_file)
     out.mkdir(parents=True, exist_ok=True)
     options = replace(options, progress=False)  # one progress bar for the class instead of per-check lines
@@ -116,8 +123,18 @@ def grade_class(class_dir: Path, out: Path, checks: list[Check], options: Gradin
     lms = write_lms_gradebook(rows, checks, out, **({"assignment": lms_assignment} if lms_assignment else {}))
     if lms is not None:
         result.notes.append(_lms_note(lms))
+    if manual_file is not None and manual_file != kept:
+        _keep_scores(manual_file, kept)
+        result.notes.append(f"manual scores merged from {manual_file.name}; a copy is kept as {KEPT_SCORES} and used when --manual-scores is not given")
     write_class_view(result, checks, out / CLASS_VIEW)
     return result
+
+
+def _keep_scores(source: Path, kept: Path) -> None:
+    """Copy the class scores file that was just merged into OUT (by a new file and a rename)."""
+    temporary = kept.with_name(f".{kept.name}.new")
+    temporary.write_bytes(source.read_bytes())
+    temporary.replace(kept)
 
 
 def _describe(row: ClassRow, class_dir: Path, identities: dict[str, StudentIdentity]) -> ClassRow:
