@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from grader.results import GradingRun
 
 GRADEBOOK, CLASS_VIEW = "gradebook.csv", "class.html"
-_MISSING = re.compile(r"\b([\w.]+\.(?:py|ipynb|md|pt))(?: \(or [\w.]+\))? is not in the submission")
+# what the feedback says of an expected file that was not handed in
+MISSING_FILE = re.compile(r"\b([\w.]+\.(?:py|ipynb|md|pt))(?: \(or [\w.]+\))? is not in the submission")
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class ClassRow:
         """The expected files the feedback says are not in the submission (a module once, as `.py`)."""
         if self.run is None:
             return []
-        found = (m.group(1) for r in self.run.results for m in [_MISSING.search(r.output[:300])] if m)
+        found = (m.group(1) for r in self.run.results for m in [MISSING_FILE.search(r.output[:300])] if m)
         return sorted(set(found))
 
     @property

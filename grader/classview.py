@@ -9,8 +9,9 @@ Top to bottom, what an instructor looks for after a class run:
    page's Content Security Policy through its hash); without scripts it keeps the order above.
 2. **Problems**: each problem's mean, median, and how many students have full marks or none.
 3. **Score distribution**: a histogram of the totals (pending points count 0 until scored).
-4. **Checks**: each check's pass rate, how many lost points, how many did not implement it
-   (counted apart), and the most common *cause* of lost points among the others: the failing
+4. **Checks**: each check's pass rate, how many lost points, how many did not attempt it (a
+   stub or a missing file, counted apart), and the two most common *causes* of lost points among
+   the others: the failing
    line of the feedback with its context and numbers taken out (`report.feedback.diagnosis`),
    so one mistake groups across students.
 
@@ -29,10 +30,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 from grader.checks.registry import Check
-from grader.class_results import ClassResult, ClassRow, row_status
+from grader.class_results import MISSING_FILE, ClassResult, ClassRow, row_status
 from grader.report.feedback import diagnosis, failing_part, is_not_implemented, rename_notes
 
 BINS = 10
+CAUSES_SHOWN = 2  # per check: the two most common causes (a tie shows both)
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:1.5em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}
 th button{all:unset;cursor:pointer;font-weight:bold}th button::after{content:" \\2195";color:#888}
@@ -43,7 +45,9 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}.bar{fill:#4c78a8}.axi
 tr.student.needs-attention td:first-child{border-left:4px solid #d1242f}code{background:#f6f8fa;padding:0 .2em}
 .summary{font-size:1.05em}"""
 # Sorts the students table by a column's data-sort values (numbers numerically); clicking again reverses.
-_SCRIPT = """document.querySelectorAll('table.sortable th button').forEach(function(b){b.addEventListener('click',function(){
+# It marks the table `sort-ready` first, so a browser test can tell that the page's policy let it run.
+_SCRIPT = """document.querySelectorAll('table.sortable').forEach(function(t){t.classList.add('sort-ready')});
+document.querySelectorAll('table.sortable th button').forEach(function(b){b.addEventListener('click',function(){
 var th=b.parentNode,i=Array.prototype.indexOf.call(th.parentNode.children,th),t=th.closest('table'),body=t.tBodies[0];
 var up=th.getAttribute('aria-sort')!=='ascending';t.querySelectorAll('th').forEach(function(h){h.removeAttribute('aria-sort')});
 th.setAttribute('aria-sort',up?'ascending':'descending');var rows=Array.prototype.slice.call(body.rows);
@@ -99,10 +103,9 @@ class CheckStats:
     passed: int  # of those, full marks
     lost: int  # of those, less than full marks
     pending: int  # students whose score awaits a person
-    not_implemented: int  # of those who lost points, how many had not implemented it
+    not_attempted: int  # of those who lost points, how many had not implemented it or not handed in its file
     mean: float
-    common_cause: str  # the most common diagnosis among those who lost points on an implemented function (one student's words)
-    common_count: int
+    causes: tuple[tuple[str, int], ...]  # the most common diagnoses among the others (one student's words, how many share it)
 
     @property
     def pass_rate(self) -> float | None:
@@ -116,14 +119,13 @@ def check_stats(rows: list[ClassRow], checks: list[Check]) -> list[CheckStats]:
         results = [r for row in rows if row.run is not None for r in row.run.results if r.id == check.id]
         scored = [r for r in results if r.score is not None]
         lost = [r for r in scored if r.score < r.max_score - 1e-9]
-        stubs = [r for r in lost if is_not_implemented(r)]
-        implemented = [r for r in lost if not is_not_implemented(r)]
-        causes = Counter(diagnosis(r) for r in implemented)
-        key, count = causes.most_common(1)[0] if causes else ("", 0)
-        common = next((failing_part(r) for r in implemented if diagnosis(r) == key), "")  # one student's words, numbers kept
+        attempted = [r for r in lost if not is_not_implemented(r) and not MISSING_FILE.search(r.output[:300])]
+        counts = Counter(diagnosis(r) for r in attempted)
+        causes = tuple((next(failing_part(r) for r in attempted if diagnosis(r) == key), count)  # one student's words, numbers kept
+                       for key, count in counts.most_common(CAUSES_SHOWN))
         mean = sum(r.score for r in scored) / len(scored) if scored else 0.0
-        stats.append(CheckStats(check, len(scored), len(scored) - len(lost), len(lost), len(results) - len(scored), len(stubs),
-                                mean, common, count))
+        stats.append(CheckStats(check, len(scored), len(scored) - len(lost), len(lost), len(results) - len(scored),
+                                len(lost) - len(attempted), mean, causes))
     return stats
 
 
@@ -213,14 +215,14 @@ def _problems_table(rows: list[ClassRow], checks: list[Check]) -> list[str]:
 def _checks_table(rows: list[ClassRow], checks: list[Check]) -> list[str]:
     esc = html.escape
     parts = ["<table id='checks-table'><tr><th>check</th><th>points</th><th>pass rate</th><th>lost points</th>"
-             "<th>not implemented</th><th>mean</th><th>pending</th><th>most common cause among the others who lost points</th></tr>"]
+             "<th>not attempted</th><th>mean</th><th>pending</th><th>most common causes among the others who lost points</th></tr>"]
     for s in check_stats(rows, checks):
         rate = "-" if s.pass_rate is None else f"{100 * s.pass_rate:.0f}% ({s.passed}/{s.scored})"
-        cause = f"{esc(s.common_cause)} <i>({s.common_count} of {s.lost - s.not_implemented})</i>" if s.common_count else ""
+        cause = "<br>".join(f"{esc(text)} <i>({count} of {s.lost - s.not_attempted})</i>" for text, count in s.causes)
         parts.append(f"<tr class='check' id='check-{esc(s.check.id)}' data-check='{esc(s.check.id)}' data-scored='{s.scored}' "
-                     f"data-passed='{s.passed}' data-lost='{s.lost}' data-pending='{s.pending}' data-not-implemented='{s.not_implemented}'>"
+                     f"data-passed='{s.passed}' data-lost='{s.lost}' data-pending='{s.pending}' data-not-attempted='{s.not_attempted}'>"
                      f"<td>{esc(s.check.id)}: {esc(s.check.title)}</td><td class='num'>{s.check.points:g}</td>"
-                     f"<td class='num'>{rate}</td><td class='num'>{s.lost}</td><td class='num'>{s.not_implemented}</td><td class='num'>{s.mean:.2f}</td>"
+                     f"<td class='num'>{rate}</td><td class='num'>{s.lost}</td><td class='num'>{s.not_attempted}</td><td class='num'>{s.mean:.2f}</td>"
                      f"<td class='num'>{s.pending}</td><td>{cause}</td></tr>")
     parts.append("</table>")
     return parts
