@@ -230,3 +230,19 @@ def test_rendered_notebook_is_inert():
     assert text.count("data:image/png;base64,") == 1  # the real PNG; the fake one is not an image
     assert "plain form" in text and "output not shown" in text and "Content-Security-Policy" in text
     assert "&lt;script&gt;alert(7)" in text and "Heading" in text
+
+
+def test_reports_open_on_what_to_fix_first(graded):
+    _, _, out = graded
+    erin = (out / "erin" / "report.md").read_text()
+    fix = erin.split("## What to fix first")[1].split("\n## ")[0]
+    lines = [line for line in fix.splitlines() if line.startswith("- ")]
+    assert [line.split("]")[0] for line in lines] == ["- [2a.written", "- [1a.random", "- [1a.instance"]  # most points lost first
+    assert "(−6 of 6)" in lines[0] and "answers.md is not in the submission" in lines[0] and "Jacobian factor is missing" in lines[2]
+    for anchor in re.findall(r"\]\(#([^)]+)\)", fix):
+        assert f'<a id="{anchor}"></a>' in erin  # each line links to the check's details
+    assert erin.index("What to fix first") < erin.index("## Notes") < erin.index("## Problem 1")
+    page = (out / "erin" / "report.html").read_text()
+    assert page.index("id='fix-first'") < page.index("<h2>Problem 1") and "href='#check-1a.random'" in page
+    hana = (out / "hana" / "report.md").read_text().split("## Notes")[0]
+    assert f"- **Rename**: {P1}.py is not in the submission, but {P1}_final.py is: rename it to {P1}.py" in hana
