@@ -58,7 +58,7 @@ class ClassResult:
         graded = [r for r in self.rows if r.run is not None and not r.reused]
         reused = sum(r.reused for r in self.rows)
         failed = sum(r.run is None for r in self.rows)
-        reasons = Counter(r.why for r in graded)
+        reasons = Counter(r.why for r in graded if r.why)
         why = "; ".join(f"{reason}: {count}" for reason, count in reasons.most_common())
         parts = [f"graded {len(graded)} of {len(self.rows)} submissions" + (f" ({why})" if why else "")]
         if reused:

@@ -37,7 +37,7 @@ BINS = 10
 CAUSES_SHOWN = 2  # per check: the two most common causes (a tie shows both)
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:1.5em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}
-th button{all:unset;cursor:pointer;font-weight:bold}th button::after{content:" \\2195";color:#888}
+table.sortable th{white-space:nowrap}th button{all:unset;cursor:pointer;font-weight:bold}td.status{white-space:nowrap}th button::after{content:" \\2195";color:#888}
 td.num{text-align:right;font-variant-numeric:tabular-nums}.bar{fill:#4c78a8}.axis{stroke:#555}svg text{font-size:12px;fill:#333}
 .flag{display:inline-block;border-radius:3px;padding:0 .35em;margin:0 .2em .1em 0;font-size:.85em;white-space:nowrap}
 .f-not-graded{background:#fde2e1;color:#8a1c12}.f-no-work{background:#eee;color:#444}.f-missing,.f-misnamed{background:#fff1d6;color:#7a4b00}
@@ -196,7 +196,7 @@ def _students_table(rows: list[ClassRow]) -> list[str]:
         attention_class = " needs-attention" if need.severity < SEVERITY["pending written"] else ""
         parts.append(f"<tr class='student{attention_class}' data-student='{esc(row.student)}' data-total='{'' if row.run is None else row.run.score}' "
                      f"data-status='{esc(need.status)}' data-flags='{' '.join(css for css, _ in need.flags)}'>"
-                     f"<td data-sort='{esc(row.student.lower())}'>{_link(row)}</td><td class='{css}' data-sort='{need.severity}'>{esc(need.status)}</td>"
+                     f"<td data-sort='{esc(row.student.lower())}'>{_link(row)}</td><td class='status {css}' data-sort='{need.severity}'>{esc(need.status)}</td>"
                      f"<td class='num' data-sort='{-1 if row.run is None else row.run.score}'>{total}</td>"
                      f"<td class='num' data-sort='{pending or -1}'>{pending}</td><td>{flags}</td></tr>")
     parts.append("</tbody></table>")

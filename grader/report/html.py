@@ -16,7 +16,7 @@ table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding
 .passed{color:#1a7f37}.failed{color:#b42318}.pending{color:#9a6700}.scored{color:#0550ae}
 pre{white-space:pre-wrap;background:#f6f8fa;padding:.6em}img{max-width:100%;border:1px solid #ddd;margin:.3em 0}
 .fix{background:#fff8f0;border:1px solid #f0c8a0;padding:.4em 1em;border-radius:6px}.fix li{margin:.2em 0}
-.score{font-size:1.15em}"""
+.total{font-size:1.15em}"""
 _POLICY = "script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'"
 
 
@@ -38,7 +38,7 @@ def report_html(run: GradingRun, notebooks: tuple[str, ...] | list[str] = ()) ->
     head = f"<meta charset='utf-8'><meta http-equiv='Content-Security-Policy' content=\"{_POLICY}\"><title>PS4 grading report</title>"
     parts = [f"<!doctype html><html lang='en'><head>{head}<style>{_STYLE}</style></head><body>",
              "<h1>Problem Set 4: grading report</h1>",
-             f"<p>Submission: <code>{esc(run.submission)}</code><br><b class='score'>{esc(score_label(run))}</b><br>Time: {run.seconds:.1f} s</p>",
+             f"<p>Submission: <code>{esc(run.submission)}</code><br><b class='total'>{esc(score_label(run))}</b><br>Time: {run.seconds:.1f} s</p>",
              _fix_first_html(run)]
     if run.notes:
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{esc(n)}</li>" for n in run.notes) + "</ul>")
