@@ -16,7 +16,7 @@ from grader.options import GradingOptions
 from grader.parallel import default_slots, use_grader_threads
 from grader.private import PrivateInputsError, load_private_inputs
 from grader.report import write_reports
-from grader.report.feedback import score_label
+from grader.report.feedback import score_details
 from grader.results import GradingRun
 from grader.runner.sandbox import Limits
 from grader.submission import SubmissionError
@@ -116,7 +116,7 @@ def print_summary(run: GradingRun, out: Path) -> None:
     for r in run.results:
         shown = "pending" if r.score is None else f"{r.score:g}/{r.max_score:g}"
         print(f"{r.id:<24} {r.part:<5} {shown:>13}  {r.status}")
-    print(f"{score_label(run)}, in {run.seconds:.1f} s")
+    print(f"{'total':<30} {run.score:g}/{run.max_score:g} ({score_details(run)})   in {run.seconds:.1f} s")
     print(f"reports: {out / 'results.json'}, {out / 'report.md'}, {out / 'report.html'}")
 
 
