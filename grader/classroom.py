@@ -82,8 +82,11 @@ def load_scores_for_class(names: list[str], out: Path, manual_file: Path | None)
 def grade_class(class_dir: Path, out: Path, checks: list[Check], options: GradingOptions, manual_file: Path | None = None, *,
                 jobs: int = 1, workers: int = 1, force: bool = False, progress: bool = True, notes: list[str] | None = None,
                 identities: dict[str, StudentIdentity] | None = None, rubric_released: bool = False,
-                lms_assignment: str | None = None) -> ClassResult:
+                lms_assignment: str | None = None, merge_only: bool = False) -> ClassResult:
     """Grade every submission folder of `class_dir` into `out`; `jobs` at once, `workers` modules at once within each.
+
+    `merge_only`: grade nothing; every stored run is re-rendered with the current manual scores,
+    even one whose submission or grader changed since (the notes list those).
 
     Raises `ManualScoreError` before writing anything when a manual-scores file is wrong.
     """
@@ -95,13 +98,20 @@ def grade_class(class_dir: Path, out: Path, checks: list[Check], options: Gradin
     out.mkdir(parents=True, exist_ok=True)
     options = replace(options, progress=False)  # one progress bar for the class instead of per-check lines
     base = run_fingerprint(checks, options, grader_digest())
-    tasks, reuse = [], []
+    tasks, reuse, stale = [], [], []
     for folder in folders:
         fingerprint = for_submission(base, folder)
         why = "--force" if force else fingerprint.changes(read_fingerprint(out / folder.name))
         task = _Task(folder, out / folder.name, tuple(c.id for c in checks), options, scores[folder.name], fingerprint, workers,
                      why or "results missing", rubric_released)
-        (reuse if why is None and (out / folder.name / RUN_FILE).is_file() else tasks).append(task)
+        stored = (out / folder.name / RUN_FILE).is_file()
+        if merge_only and not stored:
+            rows.append(ClassRow(folder.name, None, "no stored results to merge into (--merge-only grades nothing)"))
+        elif merge_only and why is not None:
+            stale.append(folder.name)
+            reuse.append(task)
+        else:
+            (reuse if why is None and stored else tasks).append(task)
     bar = _progress_bar(len(folders), progress)
     try:
         for task in reuse:
@@ -119,6 +129,9 @@ def grade_class(class_dir: Path, out: Path, checks: list[Check], options: Gradin
     identities = identities or {}
     rows = sorted((_describe(row, class_dir, identities) for row in rows), key=lambda row: row.student)
     result = ClassResult(rows, list(notes or []))
+    if stale:
+        result.notes.append(f"--merge-only: {len(stale)} stored result(s) re-rendered although the submission, grader, rubric or "
+                            f"settings changed since (grade without --merge-only to update them): {', '.join(stale)}")
     write_gradebook(rows, checks, out / GRADEBOOK)
     lms = write_lms_gradebook(rows, checks, out, **({"assignment": lms_assignment} if lms_assignment else {}))
     if lms is not None:

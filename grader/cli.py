@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from grader.manual import SCORES_FILE, ManualScoreError, apply_scores, load_manu
 from grader.options import GradingOptions
 from grader.parallel import default_slots, use_grader_threads
 from grader.private import PrivateInputsError, load_private_inputs
-from grader.report import write_reports
+from grader.report import RUN_FILE, write_reports
 from grader.report.feedback import score_details
 from grader.results import GradingRun
 from grader.runner.sandbox import Limits
@@ -59,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--manual-scores", type=Path, help=f"class-wide scores for the written answers (TOML, one table per submission folder name); OUT/{SCORES_FILE} is read too")
     parser.add_argument("--pending", type=Path, metavar="FILE", help="after grading, write FILE: a scores file with every written answer "
                                                                      "still pending, answer quoted, ready to fill and pass to --manual-scores")
+    parser.add_argument("--merge-only", action="store_true", help="run no student code: re-render OUT's reports (and, with --class, the "
+                                                                  "gradebooks and class.html) from the stored grading-run.json with the manual scores")
     parser.add_argument("--release-rubric", action="store_true", help="show the written rubric in the reports (an instructor's document: "
                                                                       "hidden by default, e.g. until after the due date)")
     parser.add_argument("--lms-assignment", help="with --class on a Canvas export: the gradebook column's title, e.g. "
@@ -135,7 +138,7 @@ def grade_class_command(args: argparse.Namespace, checks: list[Check], options: 
     try:
         result = grade_class(source, args.out, checks, options, args.manual_scores, jobs=jobs, workers=workers,
                              force=args.force, progress=not args.quiet, notes=notes, identities=identities,
-                             rubric_released=args.release_rubric, lms_assignment=args.lms_assignment)
+                             rubric_released=args.release_rubric, lms_assignment=args.lms_assignment, merge_only=args.merge_only)
     finally:
         if export is not None:
             export.cleanup()
@@ -148,6 +151,14 @@ def grade_class_command(args: argparse.Namespace, checks: list[Check], options: 
         if note.startswith("gradebook-"):
             print(f"grade: {note}")
     return EXIT_OK
+
+
+def stored_run(out: Path) -> GradingRun:
+    """OUT/grading-run.json, the run as graded (for --merge-only); a missing or unreadable one is a SubmissionError."""
+    try:
+        return GradingRun.from_dict(json.loads((out / RUN_FILE).read_text()))
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise SubmissionError(f"--merge-only: no readable {out / RUN_FILE} ({type(error).__name__}); grade the submission first") from None
 
 
 def _write_pending(path: Path, runs: dict[str, GradingRun]) -> None:
@@ -194,7 +205,10 @@ def main(argv: list[str] | None = None) -> int:
             return grade_class_command(args, checks, options)
         name = Path(args.submission).resolve().name
         manual = load_manual_scores(args.out, name, args.manual_scores)  # checked whole before anything runs or is written
-        graded = grade_submission(args.submission, args.out, checks, options, workers=args.jobs or default_slots())
+        if args.merge_only:
+            graded = stored_run(args.out)
+        else:
+            graded = grade_submission(args.submission, args.out, checks, options, workers=args.jobs or default_slots())
     except (SubmissionError, ManualScoreError, ExportError) as error:
         print(f"grade: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -124,6 +124,11 @@ def test_merging_scores_runs_no_student_code_and_the_pending_file_round_trips(tm
     assert tests["2b.written"]["score"] == 4 and "scored by the instructor" in tests["2b.written"]["name"]
     assert main(args + ["--pending", str(todo)]) == 0  # never overwrites the file being filled
     assert todo.with_name("todo.new.toml").read_text().count('."2b"]') == 1
+    shutil.copy(REFERENCE / f"{P1}.py", class_dir / "dan" / f"{P1}.py")  # dan changed: a plain run would grade him again
+    (out / "manual-scores.toml").write_text('[ben."2b"]\nscore = 2\n')
+    assert main(args + ["--merge-only"]) == 0  # ... but --merge-only grades nothing
+    assert gradebook(out)["ben"]["2b.written"] == "2.0" and float(gradebook(out)["dan"]["1a.instance"]) < 1.5
+    assert "--merge-only: 1 stored result(s) re-rendered although" in (out / "class.html").read_text()
 
 
 def test_a_changed_rubric_or_private_input_changes_every_fingerprint(tmp_path):

@@ -54,6 +54,22 @@ def test_answers_are_pending_until_scored_then_merged(tmp_path):
     assert all(r["score"] is None for r in stored["results"])
 
 
+def test_merge_only_rerenders_the_stored_run_without_running_student_code(tmp_path, monkeypatch):
+    import grader.cli  # noqa: PLC0415
+
+    submission = shutil.copytree(REFERENCE, tmp_path / "alice", ignore=shutil.ignore_patterns("*.pt", "figures"))
+    out = tmp_path / "out"
+    assert grader.cli.main([str(submission), "--out", str(out), "--check", "2a.written,2b.written", "--quiet"]) == 0
+    monkeypatch.setattr(grader.cli, "grade_submission", lambda *a, **k: pytest.fail("student code ran during a merge"))
+    (submission / "answers.md").write_text("## 2a\nchanged after grading\n")
+    (out / "manual_scores.toml").write_text('["2a"]\nscore = 6\n')
+    assert grader.cli.main([str(submission), "--out", str(out), "--quiet", "--merge-only"]) == 0
+    tests = results(out)
+    assert tests["2a.written"]["score"] == 6 and "changed after grading" not in tests["2a.written"]["output"]
+    assert tests["2b.written"]["extra_data"]["pending"]
+    assert grader.cli.main([str(submission), "--out", str(tmp_path / "nothing-here"), "--quiet", "--merge-only"]) == 2
+
+
 def test_the_rubric_is_shown_only_once_released(tmp_path):
     out = tmp_path / "out"
     assert grade_cli(str(REFERENCE), "--out", str(out), "--check", "2a.written", "--release-rubric").returncode == 0
