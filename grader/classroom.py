@@ -41,7 +41,7 @@ from grader.fingerprint import (
     write_fingerprint,
 )
 from grader.gradebook import LmsGradebook, write_gradebook, write_lms_gradebook
-from grader.manual import ManualScoreError, Scores, apply_scores, load_class_scores, load_own_scores, load_rubric
+from grader.manual import Scores, apply_scores, load_class_scores, load_own_scores, load_rubric
 from grader.options import GradingOptions
 from grader.report import RUN_FILE, write_reports
 from grader.report.safe import FIELD_CHARS, cut
