@@ -98,49 +98,60 @@ def grade_class(class_dir: Path, out: Path, checks: list[Check], options: Gradin
     out.mkdir(parents=True, exist_ok=True)
     options = replace(options, progress=False)  # one progress bar for the class instead of per-check lines
     base = run_fingerprint(checks, options, grader_digest())
-    tasks, reuse, stale = [], [], []
-    for folder in folders:
-        fingerprint = for_submission(base, folder)
-        why = "--force" if force else fingerprint.changes(read_fingerprint(out / folder.name))
-        task = _Task(folder, out / folder.name, tuple(c.id for c in checks), options, scores[folder.name], fingerprint, workers,
-                     why or "results missing", rubric_released)
-        stored = (out / folder.name / RUN_FILE).is_file()
-        if merge_only and not stored:
-            rows.append(ClassRow(folder.name, None, "no stored results to merge into (--merge-only grades nothing)"))
-        elif merge_only and why is not None:
-            stale.append(folder.name)
-            reuse.append(task)
-        else:
-            (reuse if why is None and stored else tasks).append(task)
+    tasks = [_Task(folder, out / folder.name, tuple(c.id for c in checks), options, scores[folder.name], for_submission(base, folder),
+                   workers, "", rubric_released) for folder in folders]
+    to_grade, to_reuse, stale, rows_unmerged = _plan(tasks, force, merge_only)
+    rows += rows_unmerged
     bar = _progress_bar(len(folders), progress)
     try:
-        for task in reuse:
+        for task in to_reuse:
             rows.append(_reuse(task))
             _advance(bar, rows[-1])
-        if jobs <= 1 or len(tasks) <= 1:
-            for task in tasks:
+        if jobs <= 1 or len(to_grade) <= 1:
+            for task in to_grade:
                 rows.append(grade_one(task))
                 _advance(bar, rows[-1])
         else:
-            rows += _grade_in_pool(tasks, jobs, bar)
+            rows += _grade_in_pool(to_grade, jobs, bar)
     finally:
         if bar is not None:
             bar.close()
-    identities = identities or {}
-    rows = sorted((_describe(row, class_dir, identities) for row in rows), key=lambda row: row.student)
+    rows = sorted((_describe(row, class_dir, identities or {}) for row in rows), key=lambda row: row.student)
     result = ClassResult(rows, list(notes or []))
     if stale:
         result.notes.append(f"--merge-only: {len(stale)} stored result(s) re-rendered although the submission, grader, rubric or "
                             f"settings changed since (grade without --merge-only to update them): {', '.join(stale)}")
-    write_gradebook(rows, checks, out / GRADEBOOK)
-    lms = write_lms_gradebook(rows, checks, out, **({"assignment": lms_assignment} if lms_assignment else {}))
-    if lms is not None:
-        result.notes.append(_lms_note(lms))
     if manual_file is not None and manual_file != kept:
         _keep_scores(manual_file, kept)
         result.notes.append(f"manual scores merged from {manual_file.name}; a copy is kept as {KEPT_SCORES} and used when --manual-scores is not given")
-    write_class_view(result, checks, out / CLASS_VIEW)
+    _write_class_outputs(result, checks, out, lms_assignment)
     return result
+
+
+def _plan(tasks: list[_Task], force: bool, merge_only: bool) -> tuple[list[_Task], list[_Task], list[str], list[ClassRow]]:
+    """(to grade, with why; to re-render from their stored run; names re-rendered although changed; rows merge_only cannot fill)."""
+    to_grade, to_reuse, stale, rows = [], [], [], []
+    for task in tasks:
+        why = "--force" if force and not merge_only else task.fingerprint.changes(read_fingerprint(task.out))
+        stored = (task.out / RUN_FILE).is_file()
+        if merge_only and not stored:
+            rows.append(ClassRow(task.folder.name, None, "no stored results to merge into (--merge-only grades nothing)"))
+        elif merge_only or (why is None and stored):
+            to_reuse.append(task)
+            if why is not None:
+                stale.append(task.folder.name)
+        else:
+            to_grade.append(replace(task, why=why or "results missing"))
+    return to_grade, to_reuse, stale, rows
+
+
+def _write_class_outputs(result: ClassResult, checks: list[Check], out: Path, lms_assignment: str | None) -> None:
+    """OUT/gradebook.csv, the LMS's import file for an export (noted in `result`), and OUT/class.html."""
+    write_gradebook(result.rows, checks, out / GRADEBOOK)
+    lms = write_lms_gradebook(result.rows, checks, out, lms_assignment)
+    if lms is not None:
+        result.notes.append(_lms_note(lms))
+    write_class_view(result, checks, out / CLASS_VIEW)
 
 
 def _keep_scores(source: Path, kept: Path) -> None:

@@ -117,16 +117,19 @@ def _moodle(rows: list[ClassRow], maximum: float, now: datetime) -> tuple[list[l
     return table, left_out
 
 
-def write_lms_gradebook(rows: list[ClassRow], checks: list[Check], out: Path, assignment: str = DEFAULT_ASSIGNMENT,
+def write_lms_gradebook(rows: list[ClassRow], checks: list[Check], out: Path, assignment: str | None = None,
                         now: datetime | None = None) -> LmsGradebook | None:
-    """The platform's import file when the class came from a Canvas or Moodle export (None otherwise)."""
+    """The platform's import file when the class came from a Canvas or Moodle export (None otherwise).
+
+    `assignment`: Canvas's column title (default `DEFAULT_ASSIGNMENT`); `now`: Moodle's "Last modified (grade)".
+    """
     platforms = {row.identity.platform for row in rows if row.identity is not None}
     if len(platforms) != 1:
         return None
     platform = platforms.pop()
     maximum = round(sum(c.points for c in checks), 4)
     if platform == "canvas":
-        path, (table, left_out) = out / CANVAS_FILE, _canvas(rows, maximum, assignment)
+        path, (table, left_out) = out / CANVAS_FILE, _canvas(rows, maximum, assignment or DEFAULT_ASSIGNMENT)
     else:
         path, (table, left_out) = out / MOODLE_FILE, _moodle(rows, maximum, now or datetime.now(timezone.utc).astimezone())
     with path.open("w", newline="", encoding="utf-8") as handle:
