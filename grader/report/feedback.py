@@ -7,6 +7,9 @@
 - `cause`: the line of a check's feedback that says why points were lost. Feedback often opens
   with what was tested ("density_linear at the homework instance: ..."); the cause is the first
   line that reports a failure, and "not implemented" is recognised so it can be counted apart.
+  `diagnosis` groups causes across students (context and numbers taken out) for the class page.
+- `status_label` and `anchor`: the words and link targets every writer uses for a check;
+  `with_rubric`: the written rubric appended to the answers, only once the instructor released it.
 """
 from __future__ import annotations
 
@@ -21,6 +24,8 @@ CAUSE_CHARS = 160
 NOT_IMPLEMENTED = "not implemented yet"
 _FAILURE = re.compile(r"\b(expected|got|wrong|not |no |error|failed|fails|differ|mismatch|missing|crashed|timed out|"
                       r"out of memory|nan|inf|exceeds?|above|below|too |must|should|instead)\b", re.IGNORECASE)
+_NUMBER = re.compile(r"(?<![\w/.])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?(?![\w/])", re.IGNORECASE)  # a number on its own, not in "1b4"
+STATUS_LABELS = {"passed": "passed", "failed": "lost points", "pending": "pending: awaits the instructor", SCORED: "scored by the instructor"}
 
 
 @dataclass(frozen=True)
@@ -32,10 +37,6 @@ class Breakdown:
     instructor: float
     instructor_max: float
     pending: float
-
-    @property
-    def total(self) -> float:
-        return round(self.checks + self.instructor, 4)
 
 
 def breakdown(run: GradingRun) -> Breakdown:
@@ -77,8 +78,6 @@ def cause(result: CheckResult) -> str:
     return line if len(line) <= CAUSE_CHARS else line[:CAUSE_CHARS - 1] + "…"
 
 
-_NUMBER = re.compile(r"(?<![\w/.])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?(?![\w/])", re.IGNORECASE)
-
 
 def diagnosis(result: CheckResult) -> str:
     """The cause with its context and numbers taken out, so one mistake groups across students:
@@ -108,9 +107,6 @@ def fix_first(run: GradingRun) -> list[CheckResult]:
 def rename_notes(run: GradingRun) -> list[str]:
     """The run's notes that name a misnamed file and its fix."""
     return [note for note in run.notes if RENAME in note]
-
-
-STATUS_LABELS = {"passed": "passed", "failed": "lost points", "pending": "pending: awaits the instructor", SCORED: "scored by the instructor"}
 
 
 def status_label(result: CheckResult) -> str:
