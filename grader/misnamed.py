@@ -22,6 +22,14 @@ from pathlib import PurePosixPath
 RENAME = "rename it to"  # every hint carries it (the reports list hints first)
 _COPY_SUFFIX = re.compile(r"(\s*\(\d+\)|[-_ ]\d+|[-_ ]?(copy|final|v\d+|new|old|draft))+$")
 SIMILARITY = 0.8  # difflib ratio of normalised stems at or above which a name is "close"
+SHOWN_CHARS = 80
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _shown(name: str) -> str:
+    """A found name as safe text: undecodable bytes and control characters escaped, at most `SHOWN_CHARS`."""
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", name.encode("utf-8", "backslashreplace").decode("utf-8"))
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS - 1] + "…"
 
 
 def _normalised(name: str) -> tuple[str, str]:
@@ -61,7 +69,7 @@ def rename_hints(names: Iterable[str], expected: Iterable[str]) -> list[str]:
         for want in accepted:
             candidates = sorted(n for n in names if n not in accepted and _close(n, want))
             if candidates:
-                shown = ", ".join(candidates[:3])
+                shown = ", ".join(_shown(name) for name in candidates[:3])
                 hints.append(f"{want} is not in the submission, but {shown} {'is' if len(candidates) == 1 else 'are'}: "
                              f"{RENAME} {want}" + (" (keep one)" if len(candidates) > 1 else ""))
                 break

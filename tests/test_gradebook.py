@@ -137,3 +137,9 @@ def test_unrelated_or_redundant_names_get_no_hint():
     assert rename_hints(["p4_realnvp.py", "p4_realnvp_final.py"], p4) == []  # the expected one is there
     assert rename_hints(["p4_realnvp.ipynb", "p4_realnvp_old.py"], p4) == []  # the notebook counts for the module
     assert rename_hints(["p4_figures.py", "p1_figures.py", "p3_train.py", "p1_adjoint_demo.py", "notes.md", "p3_energy.npz"], EXPECTED) == []
+
+
+def test_a_hostile_found_name_is_shown_as_safe_text():
+    (hint,) = rename_hints(["p4_realnvp_\udcff\n## Score 100.py"], ["p4_realnvp.py"])
+    assert "\n" not in hint and "\udcff" not in hint and "\\x0a## Score 100.py" in hint
+    hint.encode("utf-8")  # writable anywhere
