@@ -191,6 +191,24 @@ def test_in_a_real_browser_the_page_loads_and_its_sort_script_runs(graded):
     assert "data-student='bob'" in done.stdout or 'data-student="bob"' in done.stdout
 
 
+@pytest.mark.skipif(shutil.which("chromium") is None and shutil.which("chromium-browser") is None, reason="no chromium here")
+def test_in_a_real_browser_a_click_sorts_the_students_by_total(graded, tmp_path):
+    """The page's own table and script, then two clicks on "total" (ascending, then descending), in a harness page."""
+    _, book, out = graded
+    text = (out / "class.html").read_text()
+    table = text[text.index("<table class='sortable'"):text.index("</table>", text.index("<table class='sortable'")) + len("</table>")]
+    script = text[text.rindex("<script>"):text.rindex("</script>") + len("</script>")]
+    click = "<script>var b=document.querySelectorAll('#students-table th button')[2];b.click();b.click();</script>"
+    (tmp_path / "harness.html").write_text(f"<!doctype html><html><body>{table}{script}{click}</body></html>")
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    done = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", (tmp_path / "harness.html").as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    rows = re.findall(r'<tr class="student[^"]*" data-student="([^"]+)" data-total="([^"]*)"', done.stdout)
+    totals = [float(total) if total else -1 for _, total in rows]
+    assert len(rows) == len(book) and totals == sorted(totals, reverse=True) and len(set(totals)) > 2
+    assert {name: total for name, total in rows if total} == {r["student"]: str(float(r["total"])) for r in book.values() if r["total"]}
+
+
 def test_every_graded_student_is_linked_to_an_existing_report(graded):
     _, book, out = graded
     links = [link for link in parse(out).links if link.endswith("report.html")]
