@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mnist-root", type=Path, help="full MNIST in torchvision's layout (default: the embedded 5,000-digit subset)")
     parser.add_argument("--device", default="cpu", choices=DEVICES,
                         help="where the checkpoint sampling and the short trainings run; auto: cuda when available (default %(default)s)")
-    parser.add_argument("--manual-scores", type=Path, help=f"class-wide scores for the written answers (TOML, one table per submission folder name); OUT/{SCORES_FILE} is read too")
+    parser.add_argument("--manual-scores", type=Path, help=f"class-wide scores for the written answers (TOML, one table per submission folder name; README: 'Written answers'); "
+                             f"OUT/{SCORES_FILE} is read too; checked whole before anything is written")
     parser.add_argument("--pending", type=Path, metavar="FILE", help="after grading, write FILE: a scores file with every written answer "
                                                                      "still pending, answer quoted, ready to fill and pass to --manual-scores")
     parser.add_argument("--merge-only", action="store_true", help="run no student code: re-render OUT's reports (and, with --class, the "
