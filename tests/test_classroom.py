@@ -16,6 +16,8 @@ from grader.cli import main
 from grader.fingerprint import for_submission, grader_digest, run_fingerprint
 from grader.gradebook import safe_cell
 from grader.manual import ManualScoreError
+from grader.report import write_reports
+from grader.results import CheckResult, GradingRun
 from grader.options import GradingOptions
 from grader.private import PrivateInputs
 from grader.runner.sandbox import Limits
@@ -81,10 +83,20 @@ BAD_SCORES = [
 ]
 
 
+def stored_class(class_dir, out):
+    """OUT as a class run leaves it, built from stored runs (no grading): reports, gradebook, page."""
+    for folder in class_dir.iterdir():
+        results = (CheckResult("1a.instance", "1a", "t", 1.5, 1.5, "passed", "ok", "visible"),
+                   CheckResult("2b.written", "2b", "t", 4.0, None, "pending", "Answer:\n\nmine", "visible"))
+        write_reports(GradingRun(str(folder), results, 1.0), out / folder.name)
+    grade_class(class_dir, out, select(None, {"1a.instance", "2b.written"}), OPTIONS, progress=False, merge_only=True)
+
+
 def test_a_bad_scores_file_changes_nothing_and_exits_2(tmp_path, capsys):
     class_dir, out = small_class(tmp_path / "class"), tmp_path / "out"
-    grade_class(class_dir, out, select(None, IDS), OPTIONS, progress=False)
+    stored_class(class_dir, out)
     before = snapshot(out)
+    assert {"gradebook.csv", "class.html"} <= {p.name for p in out.iterdir()} and len(before) > 10
     for content, message in BAD_SCORES:
         scores = tmp_path / "scores.toml"
         scores.unlink(missing_ok=True)
@@ -93,7 +105,7 @@ def test_a_bad_scores_file_changes_nothing_and_exits_2(tmp_path, capsys):
         with pytest.raises(ManualScoreError) as error:
             grade_class(class_dir, out, select(None, IDS), OPTIONS, scores, progress=False)
         assert message in str(error.value) and "\n" not in str(error.value) and "nothing was written" in str(error.value)
-        assert main([str(class_dir), "--class", "--out", str(out), "--check", ",".join(IDS), "--manual-scores", str(scores), "--quiet"]) == 2
+        assert main([str(class_dir), "--class", "--out", str(out), "--check", "1a.instance,2b.written", "--manual-scores", str(scores), "--quiet"]) == 2
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1
         assert snapshot(out) == before, message  # no gradebook, page, report or stored run touched
