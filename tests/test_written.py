@@ -96,13 +96,16 @@ def test_class_wide_file_is_keyed_by_submission_folder(tmp_path):
     ('["2a"]\nscore = "5"\n', "outside [0, 6]"),
     ('["2a"\n', "not valid TOML"),
 ])
-def test_bad_manual_scores_are_refused_before_anything_is_written(tmp_path, content, message):
+def test_bad_manual_scores_are_refused_before_anything_is_written(tmp_path, content, message, capsys):
+    import grader.cli  # noqa: PLC0415 - in-process: the refusal comes before any grading
+
     (tmp_path / "manual_scores.toml").write_text(content)
     with pytest.raises(ManualScoreError, match=re.escape(message)):
         load_manual_scores(tmp_path, "alice")
-    done = grade_cli(str(REFERENCE), "--out", str(tmp_path), "--check", "2a.written")
-    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1 and "nothing was written" in done.stderr
+    assert grader.cli.main([str(REFERENCE), "--out", str(tmp_path), "--check", "2a.written", "--quiet"]) == 2
+    stderr = capsys.readouterr().err
+    assert message in stderr and "Traceback" not in stderr
+    assert len(stderr.strip().splitlines()) == 1 and "nothing was written" in stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["manual_scores.toml"]
 
 
