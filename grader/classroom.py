@@ -1,28 +1,35 @@
 """Grade a whole class: every subfolder of CLASS_DIR is one submission, graded into OUT/<name>/.
 
-One student's broken or empty folder becomes a row with its reason; the rest still grade.
-`jobs` submissions grade at once, each in its own grader process (`grader.parallel`), each
-isolated exactly as a single grading is; rows come back in folder order, so the gradebook is
-the same whatever `jobs` is. A submission whose files, grader, rubric and settings did not
-change since its last grading (`grader.fingerprint`) is not run again unless `force`: its
-stored results are reused, and only its written answers are merged again with the current
-manual scores (no student code runs for that).
+Manual scores are read and checked whole before anything is written (`grader.manual`): a bad
+file stops the run with its reason, it never turns students into "not graded". One student's
+broken or empty folder becomes a row with its reason; the rest still grade. `jobs` submissions
+grade at once, each in its own grader process (`grader.parallel`), each isolated exactly as a
+single grading is; rows come back in folder order, so the gradebook is the same whatever `jobs`
+is. A submission whose files, grader, rubric and settings did not change since its last grading
+(`grader.fingerprint`) is not run again unless `force`: its stored run (`grading-run.json`) is
+re-rendered with the current manual scores, which runs no student code and takes well under a
+second per student.
 
-Outputs: OUT/<name>/ (the student's reports), OUT/gradebook.csv, OUT/class.html.
+The class scores file merged last is kept as OUT/manual-scores.toml and merged again when a
+later run gives no --manual-scores, so a plain re-run never drops the instructor's scores.
+
+Outputs: OUT/<name>/ (the student's reports), OUT/gradebook.csv (and the LMS's import file for
+an export: `grader.gradebook`), OUT/class.html (`grader.classview`). The rows are
+`grader.class_results` data; the writers of the outputs read them and import nothing from here.
 """
 from __future__ import annotations
 
-import csv
 import json
 import sys
 import traceback
-from collections import Counter
 from concurrent.futures import Future, as_completed
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grader.checks.registry import Check, by_ids
+from grader.class_results import CLASS_VIEW, GRADEBOOK, ClassResult, ClassRow, StudentIdentity
+from grader.classview import write_class_view
 from grader.engine import grade_submission
 from grader.fingerprint import (
     FINGERPRINT_FILE,
@@ -33,7 +40,8 @@ from grader.fingerprint import (
     run_fingerprint,
     write_fingerprint,
 )
-from grader.manual import ManualScoreError, load_manual_scores
+from grader.gradebook import LmsGradebook, write_gradebook, write_lms_gradebook
+from grader.manual import Scores, apply_scores, load_class_scores, load_own_scores, load_rubric
 from grader.names import is_shown_as_is, shown_name
 from grader.options import GradingOptions
 from grader.report import RUN_FILE, write_reports
@@ -41,42 +49,13 @@ from grader.report.safe import FIELD_CHARS, cut
 from grader.results import GradingRun
 from grader.runner.sandbox import GraderSetupError
 from grader.submission import SubmissionError
+from grader.template import is_untouched_template
 
 if TYPE_CHECKING:
     from tqdm import tqdm
 
-GRADEBOOK, CLASS_VIEW = "gradebook.csv", "class.html"
-RESERVED_NAMES = {GRADEBOOK, CLASS_VIEW}  # OUT/<name>/ must never be one of the class's own files
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-@dataclass(frozen=True)
-class ClassRow:
-    student: str
-    run: GradingRun | None
-    error: str = ""  # why the submission was not graded
-    reused: bool = False  # results of an earlier run: files, grader, rubric and settings unchanged
-    why: str = ""  # why it was graded this time ("not graded before", "the submission changed", "--force", ...)
-
-
-@dataclass(frozen=True)
-class ClassResult:
-    rows: list[ClassRow]
-    notes: list[str] = field(default_factory=list)  # about the class as a whole (e.g. an export's unmapped files)
-
-    def summary(self) -> str:
-        """One line: how many were graded, re-used (and why) or not graded."""
-        graded = [r for r in self.rows if r.run is not None and not r.reused]
-        reused = sum(r.reused for r in self.rows)
-        failed = sum(r.run is None for r in self.rows)
-        reasons = Counter(r.why for r in graded)
-        why = "; ".join(f"{reason}: {count}" for reason, count in reasons.most_common())
-        parts = [f"graded {len(graded)} of {len(self.rows)} submissions" + (f" ({why})" if why else "")]
-        if reused:
-            parts.append(f"skipped {reused} unchanged (files, grader, rubric and settings as in their last grading; --force re-grades)")
-        if failed:
-            parts.append(f"{failed} not graded (see {CLASS_VIEW})")
-        return ", ".join(parts)
+KEPT_SCORES = "manual-scores.toml"  # OUT's copy of the class scores file last merged
+RESERVED_NAMES = {GRADEBOOK, CLASS_VIEW, "gradebook-canvas.csv", "gradebook-moodle.csv", KEPT_SCORES}  # OUT/<name>/ is never a class file
 
 
 @dataclass(frozen=True)
@@ -88,56 +67,119 @@ class _Task:
     out: Path
     check_ids: tuple[str, ...]
     options: GradingOptions
-    manual_file: Path | None
+    manual: Scores
     fingerprint: Fingerprint
     workers: int
     why: str
+    rubric_released: bool = False
+
+
+def load_scores_for_class(names: list[str], out: Path, manual_file: Path | None) -> dict[str, Scores]:
+    """Every student's manual scores (the class file's table, overridden by OUT/<name>/manual_scores.toml),
+    all checked before anything is written; raises `ManualScoreError` (one line) for the first bad file."""
+    rubric = load_rubric()
+    from_class = load_class_scores(manual_file, set(names), rubric) if manual_file is not None else {}
+    return {name: {**from_class.get(name, {}), **load_own_scores(out / name, rubric)} for name in names}
 
 
 def grade_class(class_dir: Path, out: Path, checks: list[Check], options: GradingOptions, manual_file: Path | None = None, *,
                 jobs: int = 1, workers: int = 1, force: bool = False, progress: bool = True, notes: list[str] | None = None,
-                refused: dict[str, str] | None = None) -> ClassResult:
+                identities: dict[str, StudentIdentity] | None = None, rubric_released: bool = False,
+                lms_assignment: str | None = None, merge_only: bool = False, refused: dict[str, str] | None = None) -> ClassResult:
     """Grade every submission folder of `class_dir` into `out`; `jobs` at once, `workers` modules at once within each.
 
     `refused` (student -> why) adds a "not graded" row for each submission that could not even be
     made a folder (e.g. an export's archive over its caps).
+
+    `merge_only`: grade nothing; every stored run is re-rendered with the current manual scores,
+    even one whose submission or grader changed since (the notes list those).
+
+    Raises `ManualScoreError` before writing anything when a manual-scores file is wrong.
     """
     folders, rows = _submission_folders(class_dir, out, expect_some=not refused)
     rows += [ClassRow(student, None, why) for student, why in sorted((refused or {}).items())]
+    kept = out / KEPT_SCORES
+    if manual_file is None and kept.is_file() and not kept.is_symlink():
+        manual_file = kept  # the scores merged last time: a run without --manual-scores does not drop them
+    scores = load_scores_for_class([student for _, student in folders], out, manual_file)
     out.mkdir(parents=True, exist_ok=True)
     options = replace(options, progress=False)  # one progress bar for the class instead of per-check lines
     base = run_fingerprint(checks, options, grader_digest())
-    tasks, reuse = [], []
-    for folder, student in folders:
-        fingerprint = for_submission(base, folder)
-        why = "--force" if force else fingerprint.changes(read_fingerprint(out / student))
-        if why is None and (out / student / RUN_FILE).is_file():
-            reuse.append((folder, student, fingerprint))
-        else:
-            task = _Task(folder, student, out / student, tuple(c.id for c in checks), options, manual_file, fingerprint, workers,
-                         why or "results missing")
-            tasks.append(task)
+    tasks = [_Task(folder, student, out / student, tuple(c.id for c in checks), options, scores[student], for_submission(base, folder),
+                   workers, "", rubric_released) for folder, student in folders]
+    to_grade, to_reuse, stale, rows_unmerged = _plan(tasks, force, merge_only)
+    rows += rows_unmerged
     bar = _progress_bar(len(folders), progress)
     try:
-        for folder, student, fingerprint in reuse:
-            rows.append(_reuse(folder, student, out / student, checks, options, manual_file, fingerprint))
+        for task in to_reuse:
+            rows.append(_reuse(task))
             _advance(bar, rows[-1])
-        if jobs <= 1 or len(tasks) <= 1:
-            for task in tasks:
+        if jobs <= 1 or len(to_grade) <= 1:
+            for task in to_grade:
                 rows.append(grade_one(task))
                 _advance(bar, rows[-1])
         else:
-            rows += _grade_in_pool(tasks, jobs, bar)
+            rows += _grade_in_pool(to_grade, jobs, bar)
     finally:
         if bar is not None:
             bar.close()
-    rows.sort(key=lambda row: row.student)
+    rows = sorted((_describe(row, class_dir, identities or {}) for row in rows), key=lambda row: row.student)
     result = ClassResult(rows, list(notes or []))
-    write_gradebook(rows, checks, out / GRADEBOOK)
-    from grader.classview import write_class_view  # noqa: PLC0415 - the page's writer, after the grading
-
-    write_class_view(result, checks, out / CLASS_VIEW)
+    if stale:
+        result.notes.append(f"--merge-only: {len(stale)} stored result(s) re-rendered although the submission, grader, rubric or "
+                            f"settings changed since (grade without --merge-only to update them): {', '.join(stale)}")
+    if manual_file is not None and manual_file != kept:
+        _keep_scores(manual_file, kept)
+        result.notes.append(f"manual scores merged from {manual_file.name}; a copy is kept as {KEPT_SCORES} and used when --manual-scores is not given")
+    _write_class_outputs(result, checks, out, lms_assignment)
     return result
+
+
+def _plan(tasks: list[_Task], force: bool, merge_only: bool) -> tuple[list[_Task], list[_Task], list[str], list[ClassRow]]:
+    """(to grade, with why; to re-render from their stored run; names re-rendered although changed; rows merge_only cannot fill)."""
+    to_grade, to_reuse, stale, rows = [], [], [], []
+    for task in tasks:
+        why = "--force" if force and not merge_only else task.fingerprint.changes(read_fingerprint(task.out))
+        stored = (task.out / RUN_FILE).is_file()
+        if merge_only and not stored:
+            rows.append(ClassRow(task.student, None, "no stored results to merge into (--merge-only grades nothing)"))
+        elif merge_only or (why is None and stored):
+            to_reuse.append(task)
+            if why is not None:
+                stale.append(task.student)
+        else:
+            to_grade.append(replace(task, why=why or "results missing"))
+    return to_grade, to_reuse, stale, rows
+
+
+def _write_class_outputs(result: ClassResult, checks: list[Check], out: Path, lms_assignment: str | None) -> None:
+    """OUT/gradebook.csv, the LMS's import file for an export (noted in `result`), and OUT/class.html."""
+    write_gradebook(result.rows, checks, out / GRADEBOOK)
+    lms = write_lms_gradebook(result.rows, checks, out, lms_assignment)
+    if lms is not None:
+        result.notes.append(_lms_note(lms))
+    write_class_view(result, checks, out / CLASS_VIEW)
+
+
+def _keep_scores(source: Path, kept: Path) -> None:
+    """Copy the class scores file that was just merged into OUT (by a new file and a rename)."""
+    temporary = kept.with_name(f".{kept.name}.new")
+    temporary.write_bytes(source.read_bytes())
+    temporary.replace(kept)
+
+
+def _describe(row: ClassRow, class_dir: Path, identities: dict[str, StudentIdentity]) -> ClassRow:
+    """`row` with whether it is the untouched template and who the student is on the LMS."""
+    folder = class_dir / row.student
+    untouched = row.run is not None and folder.is_dir() and not folder.is_symlink() and is_untouched_template(folder)
+    return replace(row, untouched=untouched, identity=identities.get(row.student))
+
+
+def _lms_note(lms: LmsGradebook) -> str:
+    note = f"{lms.path.name}: {lms.written} final grade(s) in {lms.platform.capitalize()}'s import format (README: 'Grades back into the LMS')"
+    if lms.left_out:
+        note += f"; left out (pending written answers or not graded; the LMS keeps what it had): {', '.join(lms.left_out)}"
+    return note
 
 
 def _submission_folders(class_dir: Path, out: Path, expect_some: bool = True) -> tuple[list[tuple[Path, str]], list[ClassRow]]:
@@ -177,13 +219,12 @@ def grade_one(task: _Task) -> ClassRow:
     name = task.student
     (task.out / FINGERPRINT_FILE).unlink(missing_ok=True)  # an interrupted grading must not pass for a finished one
     try:
-        manual = load_manual_scores(task.out, name, task.manual_file)
         checks = task.options.private.apply(by_ids(task.check_ids))
-        run = grade_submission(task.folder, task.out, checks, replace(task.options, manual_scores=manual), workers=task.workers)
-        write_reports(run, task.out)
+        run = grade_submission(task.folder, task.out, checks, task.options, workers=task.workers)
+        write_reports(run, task.out, task.manual, rubric_released=task.rubric_released)
         write_fingerprint(task.fingerprint, task.out)
-        return ClassRow(name, run, why=task.why)
-    except (SubmissionError, ManualScoreError) as error:
+        return ClassRow(name, apply_scores(run, task.manual), why=task.why)
+    except SubmissionError as error:
         return ClassRow(name, None, str(error), why=task.why)
     except GraderSetupError:
         raise  # the installation's fault, the same for every student: the class run stops
@@ -192,22 +233,15 @@ def grade_one(task: _Task) -> ClassRow:
         return ClassRow(name, None, f"internal grader error: {type(error).__name__}: {error}", why=task.why)
 
 
-def _reuse(folder: Path, student: str, out: Path, checks: list[Check], options: GradingOptions, manual_file: Path | None,
-           fingerprint: Fingerprint) -> ClassRow:
-    """The stored results of an unchanged submission, with its written answers merged again (manual scores may have changed)."""
+def _reuse(task: _Task) -> ClassRow:
+    """The stored run of an unchanged submission, re-rendered with the current manual scores (no student code runs)."""
     try:
-        stored = GradingRun.from_dict(json.loads((out / RUN_FILE).read_text()))
-        manual = load_manual_scores(out, student, manual_file)
-        written = [c for c in checks if c.module is None]
-        fresh = {r.id: r for r in grade_submission(folder, out, written, replace(options, manual_scores=manual)).results} if written else {}
-        run = replace(stored, results=tuple(fresh.get(r.id, r) for r in stored.results))
-        write_reports(run, out)
-        write_fingerprint(fingerprint, out)
-        return ClassRow(student, run, reused=True)
-    except (OSError, ValueError, KeyError, TypeError, SubmissionError):
-        return grade_one(_Task(folder, student, out, tuple(c.id for c in checks), options, manual_file, fingerprint, 1, "stored results unreadable"))
-    except ManualScoreError as error:
-        return ClassRow(student, None, str(error))
+        stored = GradingRun.from_dict(json.loads((task.out / RUN_FILE).read_text()))
+    except (OSError, ValueError, KeyError, TypeError):
+        return grade_one(replace(task, workers=1, why="stored results unreadable"))
+    write_reports(stored, task.out, task.manual, rubric_released=task.rubric_released)
+    write_fingerprint(task.fingerprint, task.out)
+    return ClassRow(task.student, apply_scores(stored, task.manual), reused=True)
 
 
 def _grade_in_pool(tasks: list[_Task], jobs: int, bar: tqdm | None) -> list[ClassRow]:
@@ -246,53 +280,3 @@ def _advance(bar: tqdm | None, row: ClassRow) -> None:
         shown = f"{row.run.score:g}/{row.run.max_score:g}" + (" (unchanged, reused)" if row.reused else "")
     bar.write(cut(f"{row.student}: {shown}", FIELD_CHARS, one_line=True), file=sys.stderr)  # no terminal escapes from folder names
     bar.update(1)
-
-
-def safe_cell(value: object) -> object:
-    """A CSV cell that a spreadsheet shows as text, never runs: text starting with =, +, -, @, tab or CR
-    gets a leading apostrophe (OWASP's rule for CSV injection); numbers pass unchanged."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
-def gradebook_columns(checks: list[Check]) -> list[str]:
-    """The gradebook's header: student, status, totals, then per problem, per part and per rubric item."""
-    problems = sorted({c.problem for c in checks})
-    parts = list(dict.fromkeys(c.part for c in checks))
-    return (["student", "status", "total", "max", "pending"] + [f"problem {p}" for p in problems]
-            + [f"part {p}" for p in parts] + [c.id for c in checks] + ["note"])
-
-
-def row_status(row: ClassRow) -> str:
-    """'graded', 'pending written' (some points await a person) or 'not graded'."""
-    if row.run is None:
-        return "not graded"
-    return "pending written" if row.run.pending_points else "graded"
-
-
-def gradebook_row(row: ClassRow, checks: list[Check]) -> list[object]:
-    """One student's cells, in `gradebook_columns` order (pending items read 'pending'; scores are the scored points)."""
-    problems = sorted({c.problem for c in checks})
-    parts = list(dict.fromkeys(c.part for c in checks))
-    if row.run is None:
-        return [row.student, row_status(row)] + [""] * (3 + len(problems) + len(parts) + len(checks)) + [row.error]
-    results = {r.id: r for r in row.run.results}
-
-    def total(keep) -> float:
-        return round(sum(r.score or 0.0 for r in row.run.results if keep(r)), 4)
-
-    return ([row.student, row_status(row), row.run.score, row.run.max_score, row.run.pending_points]
-            + [total(lambda r, p=p: r.problem == p) for p in problems]
-            + [total(lambda r, p=p: r.part == p) for p in parts]
-            + [("pending" if results[c.id].score is None else results[c.id].score) if c.id in results else "" for c in checks]
-            + [""])
-
-
-def write_gradebook(rows: list[ClassRow], checks: list[Check], path: Path) -> None:
-    """OUT/gradebook.csv: one row per student (see `gradebook_columns`), every text cell neutralised."""
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(gradebook_columns(checks))
-        for row in rows:
-            writer.writerow([safe_cell(cell) for cell in gradebook_row(row, checks)])

@@ -2,20 +2,22 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from grader.checks.registry import Check, select
+from grader.class_results import StudentIdentity
 from grader.classroom import grade_class
 from grader.devices import DEVICES, DeviceError, device_limits, resolve_device
 from grader.engine import grade_submission
 from grader.exports import ExportError, map_export
-from grader.manual import SCORES_FILE, ManualScoreError, load_manual_scores
+from grader.manual import SCORES_FILE, ManualScoreError, apply_scores, load_manual_scores, pending_scores_file
 from grader.options import GradingOptions
 from grader.parallel import default_slots, use_grader_threads
 from grader.private import PrivateInputsError, load_private_inputs
-from grader.report import write_reports
+from grader.report import RUN_FILE, write_reports
+from grader.report.feedback import score_details
 from grader.results import GradingRun
 from grader.runner.sandbox import GraderSetupError, Limits
 from grader.submission import SubmissionError
@@ -56,7 +58,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mnist-root", type=Path, help="full MNIST in torchvision's layout (default: the embedded 5,000-digit subset)")
     parser.add_argument("--device", default="cpu", choices=DEVICES,
                         help="where the checkpoint sampling and the short trainings run; auto: cuda when available (default %(default)s)")
-    parser.add_argument("--manual-scores", type=Path, help=f"class-wide scores for the written answers (TOML, one table per submission folder name); OUT/{SCORES_FILE} is read too")
+    parser.add_argument("--manual-scores", type=Path, help=f"class-wide scores for the written answers (TOML, one table per submission folder name; README: 'Written answers'); "
+                             f"OUT/{SCORES_FILE} is read too; checked whole before anything is written")
+    parser.add_argument("--pending", type=Path, metavar="FILE", help="after grading, write FILE: a scores file with every written answer "
+                                                                     "still pending, answer quoted, ready to fill and pass to --manual-scores")
+    parser.add_argument("--merge-only", action="store_true", help="run no student code: re-render OUT's reports (and, with --class, the "
+                                                                  "gradebooks and class.html) from the stored grading-run.json with the manual scores")
+    parser.add_argument("--release-rubric", action="store_true", help="show the written rubric in the reports (an instructor's document: "
+                                                                      "hidden by default, e.g. until after the due date)")
+    parser.add_argument("--lms-assignment", help="with --class on a Canvas export: the gradebook column's title, e.g. "
+                                                 "'Problem Set 4 (123456)' to match an existing Canvas assignment (default: Problem Set 4)")
     parser.add_argument("--quiet", action="store_true", help="no per-check progress lines")
     parser.add_argument("--private", type=Path, help="the instructor's private inputs for the official grade (TOML: hidden seeds, "
                                                      "check visibility; docs/private_inputs.md); default: public defaults, said in the report")
@@ -110,8 +121,7 @@ def print_summary(run: GradingRun, out: Path) -> None:
     for r in run.results:
         shown = "pending" if r.score is None else f"{r.score:g}/{r.max_score:g}"
         print(f"{r.id:<24} {r.part:<5} {shown:>13}  {r.status}")
-    pending = f" ({run.pending_points:g} pending)" if run.pending_points else ""
-    print(f"{'total':<30} {run.score:g}/{run.max_score:g}{pending}   in {run.seconds:.1f} s")
+    print(f"{'total':<30} {run.score:g}/{run.max_score:g} ({score_details(run)})   in {run.seconds:.1f} s")
     print(f"reports: {out / 'results.json'}, {out / 'report.md'}, {out / 'report.html'}")
 
 
@@ -126,18 +136,43 @@ def grade_class_command(args: argparse.Namespace, checks: list[Check], options: 
         source = export.root
         notes = [f"{Path(args.submission).name}: {len(export.students)} students"] + export.notes
         notes += [f"could not map {item}" for item in export.unmapped]
+    identities = {key: StudentIdentity(*ids) for key, ids in export.platform_ids.items()} if export is not None else {}
     try:
         result = grade_class(source, args.out, checks, options, args.manual_scores, jobs=jobs, workers=workers,
-                             force=args.force, progress=not args.quiet, notes=notes, refused=export.refused if export else None)
+                             force=args.force, progress=not args.quiet, notes=notes, refused=export.refused if export else None,
+                             identities=identities, rubric_released=args.release_rubric, lms_assignment=args.lms_assignment,
+                             merge_only=args.merge_only)
     finally:
         if export is not None:
             export.cleanup()
     for student, why in sorted(export.refused.items()) if export is not None else ():
         print(f"grade: warning: {student} not graded: {why}", file=sys.stderr)
+    if args.pending is not None:
+        _write_pending(args.pending, {r.student: r.run for r in result.rows if r.run is not None})
     if export is not None and export.unmapped:
         print(f"grade: {len(export.unmapped)} file(s) of the export could not be mapped to a student (listed in class.html)", file=sys.stderr)
     print(f"{result.summary()}; gradebook: {args.out / 'gradebook.csv'}; class view: {args.out / 'class.html'}")
+    for note in result.notes:
+        if note.startswith("gradebook-"):
+            print(f"grade: {note}")
     return EXIT_OK
+
+
+def stored_run(out: Path) -> GradingRun:
+    """OUT/grading-run.json, the run as graded (for --merge-only); a missing or unreadable one is a SubmissionError."""
+    try:
+        return GradingRun.from_dict(json.loads((out / RUN_FILE).read_text()))
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise SubmissionError(f"--merge-only: no readable {out / RUN_FILE} ({type(error).__name__}); grade the submission first") from None
+
+
+def _write_pending(path: Path, runs: dict[str, GradingRun]) -> None:
+    """`--pending FILE`: every written item still pending, ready to fill (never overwrites a file being filled)."""
+    text = pending_scores_file(runs)
+    if path.exists():
+        path = path.with_name(f"{path.stem}.new{path.suffix}")
+    path.write_text(text, encoding="utf-8")
+    print(f"pending written answers: {path} ({text.count(chr(10) + '[')} items to score; fill in and pass it to --manual-scores)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,16 +208,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.whole_class:
             return grade_class_command(args, checks, options)
-        manual = load_manual_scores(args.out, Path(args.submission).resolve().name, args.manual_scores)
-        run = grade_submission(args.submission, args.out, checks, replace(options, manual_scores=manual), workers=args.jobs or default_slots())
+        name = Path(args.submission).resolve().name
+        manual = load_manual_scores(args.out, name, args.manual_scores)  # checked whole before anything runs or is written
+        if args.merge_only:
+            graded = stored_run(args.out)
+        else:
+            graded = grade_submission(args.submission, args.out, checks, options, workers=args.jobs or default_slots())
     except (SubmissionError, ManualScoreError, ExportError) as error:
         print(f"grade: {error}", file=sys.stderr)
         return EXIT_USAGE
     except GraderSetupError as error:
         print(f"grade: {SETUP_PREFIX}{error}", file=sys.stderr)
         return EXIT_USAGE
-    write_reports(run, args.out)
+    write_reports(graded, args.out, manual, rubric_released=args.release_rubric)
+    run = apply_scores(graded, manual)
     print_summary(run, args.out)
+    if args.pending is not None:
+        _write_pending(args.pending, {name: run})
     if args.fail_under is not None and run.score < args.fail_under:
         print(f"grade: score {run.score:g} is below --fail-under {args.fail_under:g}", file=sys.stderr)
         return EXIT_BELOW_MINIMUM

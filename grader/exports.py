@@ -84,6 +84,8 @@ class ExportMapping:
     notes: list[str] = field(default_factory=list)
     versions: dict[Path, int] = field(default_factory=dict)  # Canvas re-submission number of each file written
     refused: dict[str, str] = field(default_factory=dict)  # student -> why their files were not unpacked (a "not graded" row)
+    # student key -> (platform "canvas" | "moodle", Canvas user id | Moodle participant number, name as the export writes it)
+    platform_ids: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
     def cleanup(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
@@ -114,6 +116,7 @@ class _Owner:
     inner: PurePosixPath  # the member's path inside the student's folder
     version: int = 0  # Canvas re-submission number (-N), 0 otherwise
     ambiguous: str = ""  # why the name could be read as more than one student
+    platform: tuple[str, str, str] | None = None  # (platform, its id for the student, the name as written), for LMS gradebooks
 
 
 def student_key(name: str) -> str:
@@ -160,6 +163,8 @@ def map_export(zip_path: Path) -> ExportMapping:
             budgets: dict[str, _Budget] = {}
             for info, owner in owned:
                 key = keys[owner.identity]
+                if owner.platform is not None and not owner.ambiguous:
+                    mapping.platform_ids.setdefault(key, owner.platform)
                 if key not in mapping.refused:
                     _place(archive, info, owner, key, mapping, budgets.setdefault(key, _Budget()))
         for key, folder in sorted(mapping.students.items()):
@@ -212,20 +217,23 @@ def _owner(relative: PurePosixPath) -> _Owner | None:
             return _Owner(folder, folder, inner)
         last = marks[-1]
         identity = f"{folder[:last.start()]}_{last['id']}"
-        return _Owner(_apart(identity, marks, folder), identity, inner, ambiguous=_ambiguity(marks, folder))
+        return _Owner(_apart(identity, marks, folder), identity, inner, ambiguous=_ambiguity(marks, folder),
+                      platform=("moodle", last["id"], folder[:last.start()]))
     name = relative.name
     marks = list(_MOODLE_MARK.finditer(name))
     if marks and name[marks[0].end():]:
         first = marks[0]
         identity = f"{name[:first.start()]}_{first['id']}"
         inner = PurePosixPath(safe_file_name(name[first.end():]))
-        return _Owner(_apart(identity, marks, name), identity, inner, ambiguous=_ambiguity(marks, name))
+        return _Owner(_apart(identity, marks, name), identity, inner, ambiguous=_ambiguity(marks, name),
+                      platform=("moodle", first["id"], name[:first.start()]))
     for pattern in (_CANVAS_ANONYMOUS, _CANVAS):
         match = pattern.match(name)
         if match:
             identity = match["anon"] if pattern is _CANVAS_ANONYMOUS else f"{match['name']}_{match['id']}"
             file_name, version = _canvas_original_name(match["file"])
-            return _Owner(identity, identity, PurePosixPath(safe_file_name(file_name)), version)
+            platform = None if pattern is _CANVAS_ANONYMOUS else ("canvas", match["id"], match["name"])
+            return _Owner(identity, identity, PurePosixPath(safe_file_name(file_name)), version, platform=platform)
     return None
 
 

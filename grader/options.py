@@ -4,7 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.manual import ManualScore
 from grader.private import PrivateInputs
 from grader.runner.sandbox import Limits
 
@@ -15,5 +14,4 @@ class GradingOptions:
     mnist_root: Path | None = None  # full MNIST in torchvision's layout; default: the embedded subset
     device: str = "cpu"  # where the grader's own computations run
     progress: bool = True  # print one line per check to stderr
-    manual_scores: dict[str, ManualScore] = field(default_factory=dict)  # written question id -> score
     private: PrivateInputs = field(default_factory=PrivateInputs)  # hidden seeds of the official grade

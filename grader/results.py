@@ -1,7 +1,8 @@
 """What grading produces: one `CheckResult` per rubric check, gathered in a `GradingRun`.
 
 A result is plain data (it survives JSON and back); report writers are separate functions in
-`grader.report`. `score is None` means pending (a written answer not yet scored by a person).
+`grader.report`. `score is None` means pending (a written answer not yet scored by a person);
+status "scored" means a person gave the score (whatever its value: neither passed nor failed).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ class CheckResult:
     title: str
     max_score: float
     score: float | None  # None while pending (manual grading)
-    status: str  # "passed" | "failed" | "pending"
+    status: str  # "passed" | "failed" (by a check) | "pending" (awaits a person) | "scored" (by a person)
     output: str
     visibility: str  # "visible" | "after_due_date" | "hidden"
     seconds: float = 0.0

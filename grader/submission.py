@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from grader.layout import EXPECTED, MAX_DEPTH, MODULES, OTHER_FILES, find_work_folder
+from grader.misnamed import rename_hints
 from grader.notebooks import NOTEBOOK_BYTES, notebook_to_module
 from grader.template import is_template
 
@@ -44,6 +45,7 @@ IMAGE_BYTES = 5 * MiB  # per image linked from answers.md
 MAX_IMAGES = 20  # images staged per submission (so at most 6 + 2 + 20 files in all)
 TOTAL_BYTES = 200 * MiB  # everything staged for one submission
 STAGING_SECONDS = 60.0  # wall-clock budget for staging one submission
+LISTED_NAMES = 1_000  # names of the submission folder compared with the expected ones (grader.misnamed)
 IMAGE_MAGIC = ((b"\x89PNG\r\n\x1a\n", ".png"), (b"\xff\xd8\xff", ".jpg"), (b"GIF87a", ".gif"), (b"GIF89a", ".gif"))
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".gif"})
 IMAGE_DIR = "answer-images"  # staged images: IMAGE_DIR/<index><ext by content>
@@ -204,8 +206,13 @@ def load_submission(folder: str | Path, out_dir: Path | None = None) -> Submissi
     out_note = check_output_folder(root, out_dir)
     work = find_work_folder(root)
     if work is None:
-        raise SubmissionError(f"{folder} holds none of the expected files ({', '.join(sorted(EXPECTED))}), "
-                              f"at the top or in a subfolder up to {MAX_DEPTH} levels down")
+        try:
+            with os.scandir(root) as entries:
+                hints = rename_hints([e.name for e in itertools.islice(entries, LISTED_NAMES)], sorted(EXPECTED))
+        except OSError:
+            hints = []
+        raise SubmissionError(f"{folder} holds none of the expected files ({', '.join(sorted(EXPECTED))}), at the top or in "
+                              f"a subfolder up to {MAX_DEPTH} levels down" + "".join(f"; {h}" for h in hints))
     root_fd = _open_work_folder(root, work.parts, folder)
     try:
         staged = Path(tempfile.mkdtemp(prefix="ps4-submission-"))
@@ -278,6 +285,9 @@ class _Stager:
                 self.note(f"{name} could not be prepared for grading (internal grader error); not graded")
                 continue
             self.submission.modules[name] = source
+        expected = sorted(EXPECTED)
+        with os.scandir(self.root_fd) as entries:  # names only: a close name gets a note naming the fix
+            self.submission.notes.extend(rename_hints([e.name for e in itertools.islice(entries, LISTED_NAMES)], expected))
 
     def exists(self, name: str, dir_fd: int | None = None) -> bool:
         try:

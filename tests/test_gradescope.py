@@ -112,7 +112,7 @@ def test_run_autograder_scores_equal_grades_with_the_private_inputs(tmp_path, au
     expected = json.loads((tmp_path / "grade-out" / "results.json").read_text())
 
     def scores(r: dict) -> list[tuple]:
-        return [(t["name"], t["score"], t["max_score"], t["status"], t["visibility"]) for t in r["tests"]]
+        return [(t["name"], t.get("score"), t.get("max_score"), t.get("status"), t["visibility"]) for t in r["tests"]]  # pending: none of the three
 
     assert scores(results) == scores(expected) and results["score"] == expected["score"]
     assert 0 < results["score"] < 5  # signed_det: right on the instance, wrong where det A < 0

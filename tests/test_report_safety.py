@@ -73,7 +73,7 @@ def test_reports_hold_no_markup_from_the_run(tmp_path):
     check_inert(tmp_path)
     results = json.loads((tmp_path / "results.json").read_text())
     rendered_text(results["tests"][0]["output"])
-    rendered_text(results["output"], frozenset({"p", "br", "ul", "li"}))  # the grader's own list of notes
+    rendered_text(results["output"], frozenset({"p", "br", "ul", "li", "strong"}))  # the grader's own lists and heading
 
 
 def check_inert(out: Path) -> None:
@@ -85,7 +85,8 @@ def check_inert(out: Path) -> None:
     assert "<script" not in page
     assert all(tag.startswith("<img src='figures/") for tag in re.findall(r"<img[^>]*>", page)), re.findall(r"<img[^>]*>", page)
     assert set(re.findall(r"</?([a-zA-Z0-9]+)", page)) <= {"html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "br",
-                                                             "b", "code", "ul", "li", "table", "tr", "th", "td", "a", "pre", "img"}
+                                                             "b", "code", "ul", "ol", "li", "table", "tr", "th", "td", "a", "pre", "img",
+                                                             "small", "section"}
     assert "Content-Security-Policy" in page
 
 
@@ -138,3 +139,28 @@ def test_written_answers_render_as_text(tmp_path):
     assert "My answer.\n# Score: 100/100\n<img src=x onerror=alert(1)>" in rendered_text(outputs["1b4.written"])
     assert "the full answer is in answers.md" in by_id(run)["1b5.written"].output
     assert os.path.getsize(out / "report.md") < MB
+
+
+GITHUB_TEXT = "@octocat and @org/team see #12, write to a@b.co; title | with | pipes **bold** http://evil.example"
+
+
+def test_markdown_text_forms_no_mention_reference_or_email_link():
+    shown = markdown_text(GITHUB_TEXT)
+    assert not re.search(r"[@#][\w-]", shown)  # GitHub's mentions and references need a word character right after
+    assert rendered_text(shown).replace("\u200b", "") == GITHUB_TEXT
+
+
+def test_the_pull_request_comment_renders_student_text_literally(tmp_path):
+    """A `|` in a title keeps its table row; notes (file names a student chose) form no mention, link or emphasis."""
+    from grader.ci.github import comment_body  # noqa: PLC0415 - the CI entry point, only here
+
+    results = (CheckResult("1a.instance", "1a", "a | b", 1.5, 0.0, "failed", GITHUB_TEXT, "visible"),
+               CheckResult("2a.written", "2a", "written", 6.0, None, "pending", "Answer:\n\n@octocat", "visible"))
+    (tmp_path / RUN_FILE).write_text(json.dumps(GradingRun("sub", results, 1.0, (GITHUB_TEXT,)).to_dict()))
+    body = comment_body(tmp_path)
+    rows = [line for line in body.splitlines() if line.startswith("| 1a")]
+    assert len(rows) == 1 and len(re.findall(r"(?<!\\)\|", rows[0])) == 4, rows  # 3 cells: 4 unescaped pipes
+    assert "pending: awaits the instructor" in body and "failed" not in body.split("Every check")[1].split("2a")[1]
+    html_out = RENDER.render(body)
+    assert "<strong>bold" not in html_out and "href=\"http://evil" not in html_out and not re.search(r"@[\w-]", body)
+    assert "What to fix first" in body and "1a.instance" in body

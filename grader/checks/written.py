@@ -1,8 +1,10 @@
-"""The written questions (1b4, 1b5, 2a, 2b): shown beside their rubric, scored by a person.
+"""The written questions (1b4, 1b5, 2a, 2b): the answer is shown, a person scores it.
 
-One check per question in `assets/written_rubric.toml`. Until the instructor records a score
-(`grader/manual.py`) the check is pending: not zero and not full. An answer that is missing
-altogether scores 0 with that message (an instructor's score still overrides it).
+One check per question in `assets/written_rubric.toml`. The check is pending (not zero and not
+full) until the instructor's score is merged into the stored run (`grader.manual.apply_scores`,
+which runs no student code). An answer that is missing altogether scores 0 with that message
+(an instructor's score still overrides it). The rubric is not in the result: it is an
+instructor's document, shown by the report writers only once released (`grader.report`).
 
 The answer is shown as plain text (the reports render it literally, see `grader.report.safe`),
 cut to `ANSWER_CHARS`; the images it links are shown only if staging found them to be PNG,
@@ -14,7 +16,7 @@ import re
 
 from grader.checks.context import CheckContext
 from grader.checks.registry import Outcome, check
-from grader.manual import WrittenQuestion, load_rubric
+from grader.manual import ANSWER_PREFIX, WrittenQuestion, load_rubric
 from grader.submission import CAPS, IMAGE_BYTES, IMAGE_LINK, SkippedFile, image_type, read_regular
 
 PLACEHOLDER = "_Write your answer here._"
@@ -29,10 +31,6 @@ def answer_section(markdown: str, question_id: str) -> str:
         return ""
     kept = [line for line in match.group(1).splitlines() if not line.startswith(">")]
     return "\n".join(kept).replace(PLACEHOLDER, "").strip()
-
-
-def _rubric_text(question: WrittenQuestion) -> str:
-    return "\n".join(f"- {points:g} / {question.points:g}: {criterion}" for points, criterion in question.levels)
 
 
 def _copy_images(ctx: CheckContext, answer: str) -> tuple[str, ...]:
@@ -75,17 +73,11 @@ def _written_check(question: WrittenQuestion):
         answer = answer_section(text, question.id) if text else ""
         if len(answer) > ANSWER_CHARS:
             answer = answer[:ANSWER_CHARS] + f"\n[... cut at {ANSWER_CHARS:,} characters; the full answer is in answers.md]"
-        shown = f"Answer:\n\n{answer}" if answer else "Answer: none"
-        rubric = f"Rubric:\n\n{_rubric_text(question)}"
-        manual = ctx.options.manual_scores.get(question.id)
-        if manual is not None:
-            comment = f" Comment: {manual.comment}" if manual.comment else ""
-            return Outcome(manual.score / question.points, f"Scored by the instructor: {manual.score:g} / {question.points:g}.{comment}\n\n{shown}\n\n{rubric}")
         if text is None:
             return Outcome(0.0, "answers.md is not in the submission; written answers go in answers.md under their headings.")
         if not answer:
             return Outcome(0.0, f"No answer under the heading '## {question.id}' in answers.md.")
-        return Outcome(None, f"{shown}\n\n{rubric}", _copy_images(ctx, answer))
+        return Outcome(None, ANSWER_PREFIX + answer, _copy_images(ctx, answer))
 
     run.__name__ = f"written_{question.id}"
     return run

@@ -20,6 +20,9 @@ from itertools import groupby
 from pathlib import Path
 
 from grader.report import RUN_FILE
+from grader.report.feedback import score_label, status_label
+from grader.report.markdown import fix_first_markdown
+from grader.report.safe import bounded, markdown_text
 from grader.results import GradingRun
 
 MARKER = "<!-- ps4-autograder: score comment -->"
@@ -47,15 +50,18 @@ def job_summary(report_dir: Path) -> str:
 
 
 def comment_body(report_dir: Path, run_url: str | None = None) -> str:
-    """The pull request's score comment: total, a per-problem table, every check folded below."""
+    """The pull request's score comment: what the score contains, what to fix first, a per-problem table,
+    every check folded below. Text from the run goes through `markdown_text` (no table break, mention or link)."""
     run = _load_run(report_dir)
     lines = [MARKER]
     if run is None:
         lines += ["### Autograder: not graded", "", NOT_GRADED]
     else:
-        pending = f" ({run.pending_points:g} points of written answers pending an instructor's score)" if run.pending_points else ""
-        lines += [f"### Autograder: {run.score:g} / {run.max_score:g}{pending}", "",
-                  "| problem | score | max | checks passed |", "|---|---:|---:|---:|"]
+        run = bounded(run)
+        md = markdown_text
+        lines += [f"### Autograder: {run.score:g} / {run.max_score:g}", "", md(score_label(run)), ""]
+        lines += [line.replace("## ", "#### ", 1) if line.startswith("## ") else line for line in fix_first_markdown(run)]
+        lines += ["| problem | score | max | checks passed |", "|---|---:|---:|---:|"]
         for problem, group in groupby(run.results, key=lambda r: r.problem):
             results = list(group)
             graded = [r for r in results if r.score is not None]
@@ -63,9 +69,9 @@ def comment_body(report_dir: Path, run_url: str | None = None) -> str:
             lines.append(f"| {problem} | {score} | {sum(r.max_score for r in results):g} | "
                          f"{sum(r.status == 'passed' for r in results)} / {len(results)} |")
         lines += ["", "<details><summary>Every check</summary>", "", "| check | score | status |", "|---|---:|---|"]
-        lines += [f"| `{r.id}` {r.title} | {'pending' if r.score is None else f'{r.score:g} / {r.max_score:g}'} | {r.status} |"
+        lines += [f"| {md(r.id)}: {md(r.title)} | {'pending' if r.score is None else f'{r.score:g} / {r.max_score:g}'} | {status_label(r)} |"
                   for r in run.results]
-        lines += ["", "</details>", ""] + [f"- {note}" for note in run.notes]
+        lines += ["", "</details>", ""] + [f"- {md(note)}" for note in run.notes]
     where = f"[this run]({run_url})" if run_url else "this run"
     lines += ["", f"Feedback and figures: the job summary and the `{report_dir.name}` artifact of {where}.",
               "These are the public checks on public data; the official grade uses held-out data."]

@@ -1,7 +1,9 @@
 """Report writers: functions over a `GradingRun`, one module per format, all through `safe`.
 
-`write_reports` bounds the run once (`safe.bounded`), renders each format, and writes each file
-by a new file and a rename, so an existing link at a report's name is replaced, never followed.
+`write_reports` takes the run as graded (stored as `RUN_FILE`, the input of every later merge of
+manual scores: `grader.manual.apply_scores`), merges the instructor's scores, adds the written
+rubric only when the instructor released it (`feedback.with_rubric`), bounds the run once
+(`safe.bounded`), renders each format, and writes each file by a new file and a rename, so an existing link at a report's name is replaced, never followed.
 A report that cannot be written (its name is taken by a folder, the folder is read-only) is
 reported on stderr and returned; the other reports are still written.
 """
@@ -10,27 +12,32 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
+from grader.manual import ManualScore, apply_scores
 from grader.notebook_html import rendered_notebooks
+from grader.report.feedback import with_rubric
 from grader.report.gradescope import results_json
 from grader.report.html import report_html
 from grader.report.markdown import report_markdown
 from grader.report.safe import bounded, json_text
 from grader.results import GradingRun
 
-RUN_FILE = "grading-run.json"  # the full results, read back when manual scores are merged
+RUN_FILE = "grading-run.json"  # the run as graded, before any person's score: what later merges start from
 
 
-def write_reports(run: GradingRun, out: Path) -> list[str]:
-    """Write results.json, report.md, report.html and grading-run.json into `out`; returns the
-    problems (empty when every file was written)."""
-    run = bounded(run)
+def write_reports(run: GradingRun, out: Path, manual: Mapping[str, ManualScore] | None = None, *,
+                  rubric_released: bool = False) -> list[str]:
+    """Write results.json, report.md, report.html (with the `manual` scores merged) and grading-run.json
+    (`run` as graded) into `out`; returns the problems (empty when every file was written)."""
+    graded = bounded(run)
+    shown = bounded(with_rubric(apply_scores(graded, manual or {}), rubric_released))
     notebooks = rendered_notebooks(out)
-    files = {"results.json": lambda: json_text(results_json(run), indent=2) + "\n",
-             "report.md": lambda: report_markdown(run, notebooks),
-             "report.html": lambda: report_html(run, notebooks),
-             RUN_FILE: lambda: json_text(run.to_dict()) + "\n"}
+    files = {"results.json": lambda: json_text(results_json(shown), indent=2) + "\n",
+             "report.md": lambda: report_markdown(shown, notebooks),
+             "report.html": lambda: report_html(shown, notebooks),
+             RUN_FILE: lambda: json_text(graded.to_dict()) + "\n"}
     problems = []
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -34,7 +34,7 @@ MAX_NOTES = 30
 PATH_CHARS = 300
 FIELD_CHARS = 200
 MAX_FIGURES = 8
-STATUSES = frozenset({"passed", "failed", "pending"})
+STATUSES = frozenset({"passed", "failed", "pending", "scored"})
 
 _INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _FIGURE = re.compile(r"figures/[A-Za-z0-9][A-Za-z0-9._-]{0,150}\.(png|jpg|gif)")
@@ -43,6 +43,8 @@ _MD_CHARS = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\\": "\\\\",
 _MD_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")  # `a_b` cannot open or close emphasis
 _MD_LINE_START = re.compile(r"^([ \t]*)([#+=-])", flags=re.MULTILINE)
 _MD_ORDERED = re.compile(r"^([ \t]*\d+)([.)])", flags=re.MULTILINE)
+_EMAIL_AT = re.compile(r"(?<=[\w.+-])@")  # a zero-width space before it: no e-mail autolink
+_MENTION = re.compile(r"([@#])(?=[\w-])")  # a zero-width space after it breaks mentions, e-mail autolinks and issue references
 
 
 def clean(text: object) -> str:
@@ -88,11 +90,13 @@ def bounded(run: GradingRun) -> GradingRun:
 
 def markdown_text(text: str) -> str:
     """`text` as Markdown that renders literally: no HTML, link, image, emphasis, code, heading,
-    list, table or math construct can form, and bare URLs are not auto-linked; line breaks kept."""
+    list, table or math construct can form, bare URLs and e-mail addresses are not auto-linked,
+    and on GitHub no @mention or #reference forms (a zero-width space follows `@`/`#`); line breaks kept."""
     escaped = _MD_UNDERSCORE.sub(r"\\_", clean(text).translate(_MD_CHARS))
     escaped = _MD_LINE_START.sub(r"\1\\\2", escaped)
     escaped = _MD_ORDERED.sub(r"\1\\\2", escaped)
     escaped = escaped.replace("://", "\\://").replace("www.", "www\\.")
+    escaped = _MENTION.sub("\\1\u200b", _EMAIL_AT.sub("\u200b@", escaped))  # GitHub: no @user mention, e-mail link or #123 reference
     return "  \n".join(escaped.split("\n"))
 
 
