@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from grader.layout import EXPECTED, MAX_DEPTH, MODULES, OTHER_FILES, find_work_folder
+from grader.layout import EXPECTED, MAX_DEPTH, MODULES, find_work_folder
 from grader.misnamed import rename_hints
 from grader.notebooks import NOTEBOOK_BYTES, notebook_to_module
 from grader.template import is_template

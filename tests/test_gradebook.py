@@ -21,7 +21,7 @@ from grader.exports import map_export
 from grader.gradebook import CANVAS_COLUMNS, CANVAS_FILE, MOODLE_COLUMNS, MOODLE_FILE, write_lms_gradebook
 from grader.misnamed import rename_hints
 from grader.results import CheckResult, GradingRun
-from grader.submission import MODULES, OTHER_FILES
+from grader.layout import MODULES, OTHER_FILES
 from grader.template import is_untouched_template
 
 P1 = "p1_change_of_variables.py"
