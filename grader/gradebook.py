@@ -91,29 +91,31 @@ def final_grade(row: ClassRow) -> float | None:
     return row.run.score
 
 
-def _canvas(rows: list[ClassRow], maximum: float, assignment: str) -> tuple[list[list[object]], list[str]]:
-    table: list[list[object]] = [CANVAS_COLUMNS + [assignment], ["    Points Possible", "", "", "", ""] + [maximum]]
-    left_out = []
+def _importable(rows: list[ClassRow], platform: str) -> tuple[list[tuple[ClassRow, float]], list[str]]:
+    """(row, final grade) of the students `platform` knows and may receive a grade for; the names left out."""
+    kept, left_out = [], []
     for row in rows:
         grade = final_grade(row)
-        if grade is None or row.identity is None or row.identity.platform != "canvas":
+        if grade is None or row.identity is None or row.identity.platform != platform:
             left_out.append(row.student)
-            continue
-        table.append([row.identity.name, row.identity.number, "", "", "", grade])
+        else:
+            kept.append((row, grade))
+    return kept, left_out
+
+
+def _canvas(rows: list[ClassRow], maximum: float, assignment: str) -> tuple[list[list[object]], list[str]]:
+    kept, left_out = _importable(rows, "canvas")
+    table: list[list[object]] = [CANVAS_COLUMNS + [assignment], ["    Points Possible", "", "", "", ""] + [maximum]]
+    table += [[row.identity.name, row.identity.number, "", "", "", grade] for row, grade in kept]
     return table, left_out
 
 
 def _moodle(rows: list[ClassRow], maximum: float, now: datetime) -> tuple[list[list[object]], list[str]]:
     stamp = f"{now:%A}, {now.day} {now:%B %Y}, {now.hour % 12 or 12}:{now:%M} {'AM' if now.hour < 12 else 'PM'}"  # as Moodle writes it
+    kept, left_out = _importable(rows, "moodle")
     table: list[list[object]] = [MOODLE_COLUMNS]
-    left_out = []
-    for row in rows:
-        grade = final_grade(row)
-        if grade is None or row.identity is None or row.identity.platform != "moodle":
-            left_out.append(row.student)
-            continue
-        table.append([f"Participant {row.identity.number}", row.identity.name, f"{grade:.2f}", f"{maximum:.2f}", stamp,
-                      f"Autograder: {grade:g} / {maximum:g}; details in the grading report"])
+    table += [[f"Participant {row.identity.number}", row.identity.name, f"{grade:.2f}", f"{maximum:.2f}", stamp,
+               f"Autograder: {grade:g} / {maximum:g}; details in the grading report"] for row, grade in kept]
     return table, left_out
 
 
