@@ -65,7 +65,9 @@ LOG_PROB_POINTS = 4096  # base points of the mixed query where the child's log_p
 COUPLING_RTOL, COUPLING_ATOL = 1e-4, 1e-4  # float32 networks against the float64 oracle: errors ~1e-6
 FLOW_ATOL, FLOW_RTOL = 2e-3, 1e-4  # log-densities of a float32 flow against its autograd Jacobian
 INVERSE_TOL = 1e-3  # |inverse(forward(x)) - x| / (1 + |x|)
-PERTURB_REL = 0.5  # noise on a fresh RealNVP()'s trainable parameters, times each one's scale (`perturbation_scale`)
+PERTURB_REL = 0.5  # noise on a fresh RealNVP()'s trainable parameters, times each one's scale (`perturbation_scale`), at most
+PERTURB_MIN = 0.5 / 256  # ... halved while the perturbed flow's outputs are not tame, down to this
+TAME_Z, TAME_LOG_DET = 50.0, 30.0  # a perturbed flow's |z| and |log_det| on the flow points must stay below these
 NONLINEAR_MIN = 0.05  # after the perturbation, Jacobians across the points differ by more than this (relative)
 ROW_TOL = 1e-4  # |z of a point in one batch - z of it in another| / (1 + |z|): rows must not interact
 ROW_BATCH = 7  # the first points alone, against the same points among all 256 and among the moved ones
@@ -608,45 +610,78 @@ def _flow_case(ctx: CheckContext, get_handle: Callable[[], Handle], perturbed: b
     return run
 
 
-def _forward(ctx: CheckContext, handle: Handle, x: np.ndarray, label: str) -> tuple[np.ndarray, np.ndarray]:
+def _forward(ctx: CheckContext, handle: Handle, x: np.ndarray, label: str, allow_nan: bool = False) -> tuple[np.ndarray, np.ndarray]:
     z, log_det = as_tuple(ctx.call_method(handle, "forward", x), label, 2)
-    return as_array(z, f"z = {label}[0]", shape=x.shape), per_point(log_det, f"{label}[1] (log_det)", len(x))
+    return (as_array(z, f"z = {label}[0]", shape=x.shape, allow_nan=allow_nan),
+            per_point(log_det, f"{label}[1] (log_det)", len(x), allow_nan=allow_nan))
 
 
-def perturbation_scale(values: np.ndarray) -> float:
-    """The noise's standard deviation for one parameter: `PERTURB_REL` times its RMS, or, for a parameter that is zero
+def perturbation_scale(values: np.ndarray, relative: float = PERTURB_REL) -> float:
+    """The noise's standard deviation for one parameter: `relative` times its RMS, or, for a parameter that is zero
     or tiny (a last layer initialised at zero), its initialisation's scale (1/sqrt(fan_in) for a matrix, 0.1 for a vector)."""
     floor = 1 / np.sqrt(np.prod(values.shape[1:])) if values.ndim >= 2 else 0.1
-    return PERTURB_REL * max(float(np.sqrt(np.mean(values**2))) if values.size else 0.0, floor)
+    return relative * max(float(np.sqrt(np.mean(values**2))) if values.size else 0.0, floor)
 
 
-def _perturb(ctx: CheckContext, handle: Handle, seed: int) -> None:
-    """Replace the trainable parameters of a fresh model with noisy copies the grader computes (never in place)."""
+def perturbation_levels() -> tuple[float, ...]:
+    """The relative sizes tried, largest first: PERTURB_REL, then halved down to PERTURB_MIN."""
+    levels, level = [], PERTURB_REL
+    while level >= PERTURB_MIN:
+        levels.append(level)
+        level /= 2
+    return tuple(levels)
+
+
+def tame(z: np.ndarray, log_det: np.ndarray) -> bool:
+    """Whether a perturbed flow's outputs on the flow points are finite and moderate enough to judge in float32."""
+    return bool(np.all(np.isfinite(z)) and np.all(np.isfinite(log_det)) and np.max(np.abs(z)) <= TAME_Z
+                and np.max(np.abs(log_det)) <= TAME_LOG_DET)
+
+
+def _perturb(ctx: CheckContext, handle: Handle, seed: int, accept: Callable[[], bool]) -> float | None:
+    """Replace the trainable parameters of a fresh model with noisy copies the grader computes (never in place), at the
+    largest of `perturbation_levels()` where `accept()` holds (the flow's own behaviour sets the size: a 32-coupling
+    flow with unbounded scales overflows where a 10-coupling one is barely moved); the level, or None when none does."""
     current = ctx.probe("parameter_values", handle)
     if not isinstance(current, dict) or not all(isinstance(v, ArrayValue) for v in current.values()):
         raise WrongOutput("the parameters of RealNVP() could not be read as tensors")
     if not current:
         raise WrongOutput("RealNVP() has no trainable floating-point parameters (nothing to train)")
     rng = np.random.default_rng(seed)
-    noisy = {}
-    for name in sorted(current):
-        value = current[name]
-        dtype = np.dtype(value.dtype) if value.dtype in ("float16", "float32", "float64") else np.dtype(np.float32)
-        base = value.array.astype(np.float64)
-        noisy[name] = (base + perturbation_scale(base) * rng.standard_normal(base.shape)).astype(dtype)
-    ctx.probe("replace_parameters", handle, noisy)
-    back = ctx.probe("parameter_values", handle)
-    if not isinstance(back, dict) or any(not isinstance(back.get(k), ArrayValue) or not np.array_equal(back[k].array, v)
-                                         for k, v in noisy.items()):
-        raise WrongOutput("RealNVP()'s parameters did not keep the perturbed values the grader set")
+    names = sorted(current)
+    noise = {name: rng.standard_normal(current[name].array.shape) for name in names}
+    for level in perturbation_levels():
+        noisy = {}
+        for name in names:
+            value = current[name]
+            dtype = np.dtype(value.dtype) if value.dtype in ("float16", "float32", "float64") else np.dtype(np.float32)
+            base = value.array.astype(np.float64)
+            noisy[name] = (base + perturbation_scale(base, level) * noise[name]).astype(dtype)
+        ctx.probe("replace_parameters", handle, noisy)
+        back = ctx.probe("parameter_values", handle)
+        if not isinstance(back, dict) or any(not isinstance(back.get(k), ArrayValue) or not np.array_equal(back[k].array, v)
+                                             for k, v in noisy.items()):
+            raise WrongOutput("RealNVP()'s parameters did not keep the perturbed values the grader set")
+        if accept():
+            return level
+    return None
 
 
 def _fresh_model(ctx: CheckContext, perturb: bool, seed: int) -> Handle:
     handle = ctx.call("RealNVP", keep=True, seed=seed)
     _evaluation_mode(ctx, handle)
     if perturb:
-        _perturb(ctx, handle, seed)
+        def accept() -> bool:
+            z, log_det = _forward(ctx, handle, _flow_points(), "RealNVP.forward", allow_nan=True)
+            return tame(z, log_det)
+
+        if _perturb(ctx, handle, seed, accept) is None:
+            raise Untamed()
     return handle
+
+
+class Untamed(Exception):
+    """Every perturbation level left the fresh flow's outputs non-finite or huge: nothing there is charged."""
 
 
 def _trained_flow_case(ctx: CheckContext) -> tuple[float, str | None]:
@@ -676,15 +711,17 @@ def _trained_flow_case(ctx: CheckContext) -> tuple[float, str | None]:
                             f"{int(judged.sum()):,} points (within {density.AUDIT_TOL:g} nats; at least {AUDIT_SHARE:.0%} needed)")
     at = run.log_prob_at
     z, log_det, log_prob = answers.z[at], answers.log_det[at], run.log_prob
-    fine = np.isfinite(log_prob) & np.isfinite(log_det) & np.isfinite(z).all(axis=1)
+    judged_lp = np.isfinite(log_det) & np.isfinite(z).all(axis=1)  # where forward's values allow a comparison at all
+    fine = judged_lp & np.isfinite(log_prob)
     base = oracle.standard_normal_logpdf(z[fine])
 
     def close(a: np.ndarray, b: np.ndarray) -> bool:
         return bool(np.all(np.abs(a - b) <= FLOW_ATOL + FLOW_RTOL * np.abs(b)))
 
     lp, ld = log_prob[fine], log_det[fine]
-    if fine.mean() < 0.99:
-        problems.append(f"log_prob or forward was not finite at {int((~fine).sum())} of {len(at):,} points")
+    if fine.sum() < 0.99 * judged_lp.sum() or not fine.any():
+        problems.append(f"log_prob was not finite at {int((judged_lp & ~fine).sum())} of {int(judged_lp.sum()):,} points where "
+                        "forward's z and log_det were")
     elif close(lp, base + ld):
         fraction += 1 / 3
     elif close(lp, base - ld):
@@ -735,10 +772,25 @@ def _trained_for_reuse(ctx: CheckContext, one_case: bool = False) -> Handle:
 @check("4.model_logprob", part="4", points=5, module=P4, timeout_s=30,
        title="RealNVP: log_prob is the change-of-variables formula with forward's autograd Jacobian; inverse undoes forward")
 def check_model_logprob(ctx: CheckContext) -> Outcome:
+    fresh: list[tuple[float, str | None]] = []
+
+    def as_constructed() -> tuple[float, str | None]:
+        fresh.append(_flow_case(ctx, lambda: _fresh_model(ctx, False, 41))())
+        return fresh[-1]
+
+    def perturbed() -> tuple[float, str | None]:
+        try:
+            return _flow_case(ctx, lambda: _fresh_model(ctx, True, 42), perturbed=True)()
+        except Untamed:  # never charged: judged as the model as constructed was
+            return (fresh[0][0] if fresh else 0.0), (f"not judged: at every size from {PERTURB_REL:g} down to {PERTURB_MIN:g} x "
+                                                     "each parameter's scale the perturbed flow's outputs were not finite or beyond "
+                                                     f"|z| ≤ {TAME_Z:g}; scored as the model as constructed")
+
     fraction, lines = per_case([
-        ("RealNVP() as constructed", _flow_case(ctx, lambda: _fresh_model(ctx, False, 41))),
-        (f"RealNVP() with its trainable parameters perturbed (noise {PERTURB_REL:g} x each one's scale: no coupling is the identity)",
-         _flow_case(ctx, lambda: _fresh_model(ctx, True, 42), perturbed=True)),
+        ("RealNVP() as constructed", as_constructed),
+        ("RealNVP() with its trainable parameters perturbed (noise up to "
+         f"{PERTURB_REL:g} x each one's scale, smaller while the outputs are not finite and moderate: no coupling is the identity)",
+         perturbed),
         (f"the model train_realnvp returned ({TRAIN_STEPS} steps, see 4.train_nll), on the mixed query of 4.train_nll",
          lambda: _trained_flow_case(ctx)),
     ])
@@ -753,8 +805,22 @@ def check_model_logprob(ctx: CheckContext) -> Outcome:
 @check("4.sample", part="4", points=2, module=P4, timeout_s=30,
        title="sample(n): shape (n, 2), fresh noise, and forward(sample) is standard normal")
 def check_sample(ctx: CheckContext) -> Outcome:
-    handle = _fresh_model(ctx, True, 43)
-    _forward(ctx, handle, _flow_points(), "RealNVP.forward")  # first use on data: layers initialised lazily (Glow's ActNorm) get it
+    handle = ctx.call("RealNVP", keep=True, seed=43)
+    _evaluation_mode(ctx, handle)
+
+    def accept() -> bool:  # the first use on data comes first: layers initialised lazily (Glow's ActNorm) get it
+        z, log_det = _forward(ctx, handle, _flow_points(), "RealNVP.forward", allow_nan=True)
+        if not tame(z, log_det):
+            return False
+        draw = as_array(ctx.call_method(handle, "sample", N_SAMPLES, seed=SAMPLE_SEED), f"sample({N_SAMPLES})",
+                        shape=(N_SAMPLES, 2), allow_nan=True)
+        return bool(np.all(np.isfinite(draw)) and np.max(np.abs(draw)) <= TAME_Z)
+
+    level = _perturb(ctx, handle, 43, accept)
+    if level is None:  # non-finite samples of a perturbed flow are never charged: judge the model as constructed
+        handle = ctx.call("RealNVP", keep=True, seed=43)
+        _evaluation_mode(ctx, handle)
+        _forward(ctx, handle, _flow_points(), "RealNVP.forward")
     draws = [as_array(ctx.call_method(handle, "sample", N_SAMPLES, seed=seed), f"sample({N_SAMPLES})", shape=(N_SAMPLES, 2))
              for seed in (SAMPLE_SEED, SAMPLE_SEED + 1)]
     problems = []
@@ -767,7 +833,9 @@ def check_sample(ctx: CheckContext) -> Outcome:
         problems.append(f"forward(sample({N_SAMPLES})) has mean {np.round(mean, 2).tolist()} and covariance "
                         f"{np.round(cov, 2).tolist()}, not those of N(0, I): sample should push standard normal noise "
                         "through inverse (the map from latent to data); the base distribution is the standard normal")
-    summary = (f"On RealNVP() with perturbed parameters: sample({N_SAMPLES}) has shape ({N_SAMPLES}, 2) and finite values; "
+    model = ("RealNVP() as constructed (every perturbation made its samples non-finite or huge)" if level is None else
+             f"RealNVP() with perturbed parameters (noise {level:g} x each one's scale)")
+    summary = (f"On {model}: sample({N_SAMPLES}) has shape ({N_SAMPLES}, 2) and finite values; "
                f"mapped back by forward its mean is {np.round(mean, 3).tolist()} and its covariance within "
                f"{np.max(np.abs(cov - np.eye(2))):.3f} of the identity (tolerances {Z_MEAN_TOL:g} and {Z_COV_TOL:g})")
     if problems:
