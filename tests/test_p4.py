@@ -375,3 +375,19 @@ def test_perturbation_scale_follows_each_parameter():
     assert p4.perturbation_scale(np.zeros((2, 256))) == pytest.approx(p4.PERTURB_REL / 16)  # zero-initialised: 1/sqrt(fan_in)
     assert p4.perturbation_scale(np.full(3, 4.0)) == pytest.approx(p4.PERTURB_REL * 4.0)
     assert p4.perturbation_scale(np.zeros(2)) == pytest.approx(p4.PERTURB_REL * 0.1)
+
+
+# ---------------------------------------------------------------------------------- selective answers (issue 19)
+@pytest.mark.slow
+def test_answering_the_likelihood_selectively_gains_nothing(tmp_path):
+    """An untrained RealNVP that recognises where held-out points may lie: by its log_prob, by forward's log_det, or
+    by faking each audit square as its own affine map. None scores above the same object answering honestly."""
+    ids = {"4.train_nll", "4.model_logprob", "4.samples_quality"}
+    source = CORPUS / "hostile" / "p4_recognises_held_out.py"
+    honest = _graded(tmp_path / "honest", source, ids, MODE="honest")
+    assert honest["4.train_nll"].score == 0.0, honest["4.train_nll"].output  # untrained: NLL ~2
+    for mode in ("log_prob", "log_det", "squares"):
+        hostile = _graded(tmp_path / mode, source, ids, MODE=mode)
+        for check_id in ids:
+            assert hostile[check_id].score <= honest[check_id].score, (mode, check_id, hostile[check_id].output)
+    assert "not one smooth map" in hostile["4.train_nll"].output, hostile["4.train_nll"].output
