@@ -111,10 +111,14 @@ def test_standardisation_without_its_jacobian_is_a_bug_not_a_good_model(tmp_path
     assert "off by the same constant" in flow.output and "standardisation" in flow.output, flow.output
 
 
-def test_nll_below_the_entropy_is_reported_as_a_bug(tmp_path):
-    results = _grade(tmp_path, "logprob_jacobian_twice", {"4.train_nll"})
-    train = results["4.train_nll"]
-    assert train.score == 0.0 and "BUG" in train.output and "below the data's entropy" in train.output, train.output
+def test_a_log_prob_that_is_not_forwards_density_is_charged_once_and_named(tmp_path):
+    """log_prob adds the standardisation's log-det twice (its NLL would fall below the entropy). The NLL is now derived
+    from forward's z and log-det, which are right: 4.model_logprob charges log_prob, 4.train_nll names it without a charge."""
+    results = _grade(tmp_path, "logprob_jacobian_twice", {"4.train_nll", "4.model_logprob"})
+    train, flow = results["4.train_nll"], results["4.model_logprob"]
+    assert "your log_prob differs from it" in train.output and "BUG" not in train.output, train.output
+    assert flow.score == pytest.approx(flow.max_score * 2 / 3, abs=1e-3), flow.output  # log_prob's third of each case
+    assert flow.output.count("off by the same constant") == 3, flow.output
 
 
 def test_training_on_a_fixed_tiny_batch_generalises_badly(tmp_path):

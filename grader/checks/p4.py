@@ -389,6 +389,7 @@ class DensityRun:
     sample_z: np.ndarray  # (n, 2) the grader's latent draws
     samples: np.ndarray  # (n, 2) inverse(sample_z), NaN rows where not finite
     sample_rows: np.ndarray  # (n,) index of each sample among the base points, -1 when it was not finite
+    row_gap: float  # largest relative change of z when the first rows of the first slice are sent alone
 
 
 _DENSITY_RUNS: weakref.WeakKeyDictionary[object, DensityRun] = weakref.WeakKeyDictionary()
@@ -416,13 +417,16 @@ def _density_run(ctx: CheckContext) -> DensityRun:
         z_rows.append(as_array(z, "z = RealNVP.forward(x)[0]", shape=chunk.shape, allow_nan=True))
         ld_rows.append(per_point(log_det, "RealNVP.forward(x)[1] (log_det)", len(chunk), allow_nan=True))
     answers = density.read_answers(query, np.concatenate(z_rows), np.concatenate(ld_rows))
+    alone, _ = _forward(ctx, handle, query.points[:ROW_BATCH], "RealNVP.forward", allow_nan=True)
+    with np.errstate(invalid="ignore"):
+        row_gap = float(np.nanmax(np.abs(alone - z_rows[0][:ROW_BATCH]) / (1 + np.abs(z_rows[0][:ROW_BATCH])), initial=0.0))
     scored = np.flatnonzero(query.role != density.SAMPLE)
     at = rng.permutation(rng.choice(scored, size=min(LOG_PROB_POINTS, len(scored)), replace=False))
     log_prob = per_point(ctx.call_method(handle, "log_prob", query.base[at].astype(np.float32)), "log_prob(x)", len(at), allow_nan=True)
     sample_rows = np.full(N_SAMPLES, -1)
     sample_rows[finite] = np.flatnonzero(query.role == density.SAMPLE)
     run = DensityRun(box, query, answers, density.inconsistent_neighbours(query, answers),
-                     _base_of(log_prob, answers.z[at], answers.log_det[at]), log_prob, at, sample_z, samples, sample_rows)
+                     _base_of(log_prob, answers.z[at], answers.log_det[at]), log_prob, at, sample_z, samples, sample_rows, row_gap)
     _DENSITY_RUNS[ctx.modules] = run
     return run
 
@@ -498,11 +502,24 @@ def check_train_nll(ctx: CheckContext) -> Outcome:
         return Outcome(0.0, f"{measured}: no credit, at or above {NLL_ZERO:g} (full credit at ≤ {NLL_FULL:g}; an untrained flow "
                             f"gives about 2). {trained}.{hint}")
     if not np.isfinite(mass) or abs(mass - 1) > MASS_TOL:
-        return Outcome(0.0, f"exp(log p) integrates to {mass:.4g} {where}, not 1 (tolerance {MASS_TOL:g}): the density is not "
-                            "normalised (a missing or wrong log-determinant, or a standardisation without its Jacobian). "
+        return Outcome(0.0, f"exp(log p) integrates to {mass:.4g} {where}, not 1 (tolerance {MASS_TOL:g}): forward's z and "
+                            "log_det do not give a normalised density (a missing or wrong log-determinant, or a standardisation "
+                            "without its Jacobian). "
                             f"{measured}; {trained}.")
     verdict = "full credit" if fraction == 1 else f"partial credit: full at ≤ {NLL_FULL:g}, none at ≥ {NLL_ZERO:g}"
-    return Outcome(fraction, f"{measured}: {verdict}. exp(log p) integrates to {mass:.4f} {where}. {trained}.")
+    return Outcome(fraction, f"{measured}: {verdict}. exp(log p) integrates to {mass:.4f} {where}. {trained}.{_log_prob_note(run)}")
+
+
+def _log_prob_note(run: DensityRun) -> str:
+    """A word when the child's own log_prob is not the density its forward gives (charged in 4.model_logprob)."""
+    at = run.log_prob_at
+    with np.errstate(invalid="ignore", over="ignore"):
+        gap = run.log_prob - (density.BASES[run.base](run.answers.z[at]) + run.answers.log_det[at])
+    gap = gap[np.isfinite(gap)]
+    if not len(gap) or np.median(np.abs(gap)) <= FLOW_ATOL:
+        return ""
+    return (f" Note: the NLL is that of forward's density; your log_prob differs from it (median {np.median(gap):+.3g} nats), "
+            "see 4.model_logprob.")
 
 
 # ---------------------------------------------------------------------------------- the flow's density
@@ -511,6 +528,11 @@ def _flow_points() -> np.ndarray:
     moons = sample_moons(192, NOISE, seed=4402).astype(np.float64)
     spread = rng.normal(size=(64, 2)) * [1.0, 0.7] + [0.5, 0.25]
     return on_grid(np.concatenate([moons, spread]).astype(np.float32))
+
+
+ROWS_INTERACT = ("in eval mode, forward maps the same point to different z in different batches (largest difference "
+                 "{gap:.2g}): its rows interact, e.g. a BatchNorm layer that uses the batch's statistics even in eval mode. "
+                 "A flow must map each point on its own: it is then a bijection with a per-point log-determinant")
 
 
 def diagnose_flow(x: np.ndarray, z: np.ndarray, log_det: np.ndarray, log_p: np.ndarray, jac: np.ndarray,
@@ -584,10 +606,7 @@ def _flow_case(ctx: CheckContext, get_handle: Callable[[], Handle], perturbed: b
         few, _ = _forward(ctx, handle, x[:ROW_BATCH], "RealNVP.forward")
         apart = np.concatenate([np.abs(moved[:n] - z) / (1 + np.abs(z)), np.abs(few - z[:ROW_BATCH]) / (1 + np.abs(z[:ROW_BATCH]))])
         if np.max(apart) > ROW_TOL:
-            return 0.0, (f"in eval mode, forward maps the same point to different z in different batches (largest difference "
-                         f"{np.max(apart):.2g}): its rows interact, e.g. a BatchNorm layer that uses the batch's statistics even "
-                         "in eval mode. A flow must map each point on its own: it is then a bijection with a per-point "
-                         "log-determinant")
+            return 0.0, ROWS_INTERACT.format(gap=np.max(apart))
         claim = as_array(ctx.probe("batch_jacobian", handle.method("forward"), x), "the Jacobian of forward", shape=(n, 2, 2))
         verified, problem = verified_jacobian(claim, moved)
         if problem:
@@ -688,6 +707,8 @@ def _trained_flow_case(ctx: CheckContext) -> tuple[float, str | None]:
     """The trained model judged on 4.train_nll's mixed query: log_det by differences of z, log_prob, the round trip."""
     _trained_for_reuse(ctx, one_case=True)
     run = _density_run(ctx)
+    if run.row_gap > ROW_TOL:
+        return 0.0, ROWS_INTERACT.format(gap=run.row_gap)
     problem = _smoothness_problem(run, (density.HELD_OUT, density.IMPORTANCE, density.SAMPLE))
     if problem:
         return 0.0, problem
