@@ -383,10 +383,10 @@ class DensityRun:
     query: density.DensityQuery
     answers: density.DensityAnswers
     inconsistent: np.ndarray  # (N,) the smoothness audit per base point (NaN: no neighbour)
-    base: str  # "normal", or "logistic" when the child's log_prob uses NICE's base
+    base: str  # "normal", or "logistic" when the child's log_prob uses NICE's base (asked on public points first)
     log_prob: np.ndarray  # (M,) the child's log_prob at the base points `log_prob_at`
     log_prob_at: np.ndarray  # (M,) indices into query.base
-    sample_z: np.ndarray  # (n, 2) the grader's latent draws
+    sample_z: np.ndarray  # (n, 2) the grader's latent draws from that base
     samples: np.ndarray  # (n, 2) inverse(sample_z), NaN rows where not finite
     sample_rows: np.ndarray  # (n,) index of each sample among the base points, -1 when it was not finite
     row_gap: float  # largest relative change of z when the first rows of the first slice are sent alone
@@ -405,8 +405,12 @@ def _density_run(ctx: CheckContext) -> DensityRun:
     seed = ctx.seed("4.held_out", HELD_OUT_SEED)
     rng = np.random.default_rng([seed, 4])
     held = _held_out(seed)
-    sample_z = np.random.default_rng(SAMPLE_SEED).standard_normal((N_SAMPLES, 2)).astype(np.float32)
-    samples = as_array(ctx.call_method(handle, "inverse", sample_z), f"inverse(z) for {N_SAMPLES} standard normal z",
+    probe = _flow_points()  # public points, asked first: which base the flow's own log_prob uses
+    z, log_det = _forward(ctx, handle, probe, "RealNVP.forward", allow_nan=True)
+    base = _base_of(per_point(ctx.call_method(handle, "log_prob", probe), "log_prob(x)", len(probe), allow_nan=True), z, log_det)
+    draw = np.random.default_rng(SAMPLE_SEED)
+    sample_z = (draw.logistic(size=(N_SAMPLES, 2)) if base == "logistic" else draw.standard_normal((N_SAMPLES, 2))).astype(np.float32)
+    samples = as_array(ctx.call_method(handle, "inverse", sample_z), f"inverse(z) for {N_SAMPLES} z drawn from the base",
                        shape=(N_SAMPLES, 2), allow_nan=True)
     finite = np.flatnonzero(np.isfinite(samples).all(axis=1) & (np.abs(samples) < 16).all(axis=1))
     query = density.build_query([(density.HELD_OUT, held), (density.IMPORTANCE, density.draw_mixture(held, rng)),
@@ -425,8 +429,8 @@ def _density_run(ctx: CheckContext) -> DensityRun:
     log_prob = per_point(ctx.call_method(handle, "log_prob", query.base[at].astype(np.float32)), "log_prob(x)", len(at), allow_nan=True)
     sample_rows = np.full(N_SAMPLES, -1)
     sample_rows[finite] = np.flatnonzero(query.role == density.SAMPLE)
-    run = DensityRun(box, query, answers, density.inconsistent_neighbours(query, answers),
-                     _base_of(log_prob, answers.z[at], answers.log_det[at]), log_prob, at, sample_z, samples, sample_rows, row_gap)
+    run = DensityRun(box, query, answers, density.inconsistent_neighbours(query, answers), base, log_prob, at, sample_z,
+                     samples, sample_rows, row_gap)
     _DENSITY_RUNS[ctx.modules] = run
     return run
 
@@ -765,7 +769,7 @@ def _trained_flow_case(ctx: CheckContext) -> tuple[float, str | None]:
     if share >= ROUND_TRIP_SHARE:
         fraction += 1 / 3
     else:
-        problems.append(f"forward(inverse(z)) is z for only {share:.0%} of {N_SAMPLES} standard normal z (within "
+        problems.append(f"forward(inverse(z)) is z for only {share:.0%} of {N_SAMPLES} z drawn from the base (within "
                         f"{INVERSE_TOL:g} x (1 + |z|)): inverse does not undo forward")
     return fraction, "; ".join(problems) or None
 
@@ -820,7 +824,7 @@ def check_model_logprob(ctx: CheckContext) -> Outcome:
                              f"within {JACOBIAN_VERIFY_RTOL:g}), log_prob(x) against log N(z; 0, I) + log|det ∂z/∂x|, inverse(z) against x "
                              f"(tolerance {FLOW_ATOL:g} nats). The trained model: log_det against differences of z at "
                              f"≥ {AUDIT_SHARE:.0%} of the points (within {density.AUDIT_TOL:g} nats), log_prob against log N(z) + log_det, "
-                             f"and forward(inverse(z)) = z for {N_SAMPLES} standard normal z:\n{lines}")
+                             f"and forward(inverse(z)) = z for {N_SAMPLES} z drawn from the base:\n{lines}")
 
 
 @check("4.sample", part="4", points=2, module=P4, timeout_s=30,
@@ -872,7 +876,7 @@ def check_samples_quality(ctx: CheckContext) -> Outcome:
     problem = _smoothness_problem(run, (density.SAMPLE,))
     back_ok, share = _round_trip(run)
     if problem or share < ROUND_TRIP_SHARE:
-        return Outcome(0.0, f"The samples inverse(z) of {N_SAMPLES} standard normal z could not be confirmed as the flow's: "
+        return Outcome(0.0, f"The samples inverse(z) of {N_SAMPLES} z drawn from the base could not be confirmed as the flow's: "
                             + (problem or f"forward maps only {share:.0%} of them back to their z (within {INVERSE_TOL:g} x (1 + |z|); "
                                           f"at least {ROUND_TRIP_SHARE:.0%} needed): inverse does not undo forward") + ".")
     samples = run.samples
@@ -890,7 +894,8 @@ def check_samples_quality(ctx: CheckContext) -> Outcome:
              f"from the data's even spread; full credit at ≤ {COVERAGE_FULL:g}, none at ≥ {COVERAGE_ZERO:g}"
              + (" (whole parts of the moons are missing or over-weighted)" if cover_fraction < 1 else "")]
     return Outcome(0.5 * near_fraction + 0.5 * cover_fraction,
-                   f"Samples of the trained model, inverse(z) for {N_SAMPLES} standard normal z (forward maps them back), "
+                   f"Samples of the trained model, inverse(z) for {N_SAMPLES} z drawn from the base ({run.base}; forward maps "
+                   "them back), "
                    "half each:\n" + "\n".join(lines), figures)
 
 
