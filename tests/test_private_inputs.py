@@ -114,7 +114,7 @@ def _spellings(points) -> set[str]:
 def test_no_hidden_value_reaches_visible_feedback(tmp_path):
     """A submission whose every error echoes its inputs (and the private training data it keeps), graded with private
     seeds: results.json, report.md and the job summary carry none of the held-out or training points."""
-    from helpers import CORPUS, by_id, grade, patched_submission  # noqa: F401
+    from helpers import CORPUS, patched_submission
 
     from grader.checks import p4
     from grader.checks.registry import select
