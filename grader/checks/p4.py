@@ -17,7 +17,7 @@ held-out NLL and the mass are derived here from forward's z and log-det (the SPE
 Calibration: docs/p4_calibration.md (`tools/calibrate_p4.py`). Correct flows reach held-out NLLs
 of 0.31-0.54 (entropy 0.2892; an untrained flow ~2); the thresholds leave room above the least
 tuned (`NLL_FULL` 0.60, `NEAR_FULL` 0.85, `COVERAGE_FULL` 0.15). Mistakes land far away: a fixed
-batch of 8 points gives an NLL of ~10 (every point capped), a standardisation without its
+batch of 8 points gives an NLL of several nats (no credit), a standardisation without its
 log-det a mass of 0.43. The fresh-model probes perturb parameters by the largest of 0.5, 0.25,
 ... x their scale at which the flow's outputs stay finite and moderate (deep unbounded flows).
 """
