@@ -97,3 +97,51 @@ def test_a_private_sampler_seed_changes_the_measurement_not_the_verdict(tmp_path
     confidence = {k: re.search(r"mean classifier confidence ([\d.]+)", r["tests"][0]["output"])[1] for k, r in runs.items()}
     assert confidence["public"] != confidence["private"]
     assert all(r["score"] == 10 for r in runs.values())
+
+
+def _spellings(points) -> set[str]:
+    """Ways a report could print a coordinate: repr, str of float32 and float64, 4 to 8 decimals."""
+    import numpy as np
+
+    out = set()
+    for value in np.asarray(points, dtype=np.float64).ravel():
+        out |= {repr(float(value)), repr(float(np.float32(value))), str(np.float32(value))}
+        out |= {f"{value:.{k}f}" for k in range(4, 9)}
+    return {s for s in out if len(s.lstrip("-")) >= 6}  # "0.0000"-like short strings would match by chance
+
+
+@pytest.mark.slow
+def test_no_hidden_value_reaches_visible_feedback(tmp_path):
+    """A submission whose every error echoes its inputs (and the private training data it keeps), graded with private
+    seeds: results.json, report.md and the job summary carry none of the held-out or training points."""
+    from helpers import CORPUS, patched_submission
+
+    from grader.checks import p4
+    from grader.checks.registry import select
+    from grader.ci.github import job_summary
+    from grader.engine import grade_submission
+    from grader.oracles.moons import sample_moons
+    from grader.options import GradingOptions
+    from grader.report import write_reports
+    from grader.runner.sandbox import Limits
+
+    seeds = {"4.held_out": 123_457, "4.train_data": 765_431}
+    private = load_private_inputs(write(tmp_path, "[seeds]\n" + "".join(f'"{k}" = {v}\n' for k, v in seeds.items())))
+    folder = patched_submission(tmp_path / "sub", "p4_realnvp", CORPUS / "hostile" / "p4_echoes_inputs.py")
+    options = GradingOptions(limits=Limits(memory_mb=2048, time_scale=3.0), progress=False, private=private)
+    run = grade_submission(folder, tmp_path / "out", select({4}), options)
+    write_reports(run, tmp_path / "out")
+    hidden = (sample_moons(p4.N_HELD_OUT, p4.NOISE, seed=seeds["4.held_out"])[:40],
+              sample_moons(p4.N_TRAIN, p4.NOISE, seed=seeds["4.train_data"])[:40])
+    texts = {"results.json": (tmp_path / "out" / "results.json").read_text(), "report.md": (tmp_path / "out" / "report.md").read_text(),
+             "job summary": job_summary(tmp_path / "out")}
+    results = {r.id: r for r in run.results}
+    assert "details withheld" in results["4.train_nll"].output, results["4.train_nll"].output  # the leak was tried
+    for points in hidden:
+        for spelling in _spellings(points):
+            for name, text in texts.items():
+                assert spelling not in text, (name, spelling)
+    for check_id in ("4.train_nll", "4.model_logprob", "4.samples_quality"):  # the calls on hidden inputs or the hidden-data model
+        assert "Leak_" not in results[check_id].output and "p4_realnvp.py:" not in results[check_id].output, results[check_id].output
+    for seed in seeds.values():
+        assert all(str(seed) not in text for text in texts.values())

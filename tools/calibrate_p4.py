@@ -6,12 +6,13 @@ Each implementation is the reference module (`reference`) or the reference plus 
 `tests/corpus/p4/` (its file name without `.py`) or `tests/corpus/independent/` (`independent/NAME`),
 imported in this process with one torch thread. Run k trains `train_realnvp(sample_moons(N_TRAIN, seed=DATA_SEED + k), TRAIN_STEPS,
 seed=k)`; run 0 is exactly what the grader runs. Every run appends one JSON line: held-out NLL
-and its standard error (the grader's held-out set), the density's mass on the grader's grid,
-the share of `sample(2000)` within 3σ of the arcs and the samples' coverage TV, wall and CPU
-seconds; and what 4.model_logprob's property probes see on the trained model (in eval mode) and on
-a fresh `RealNVP()` perturbed as the grader does (seed k): the share of points where the autograd
-Jacobian agrees with differences of forward's values (`verified`), the largest relative gap,
-and the largest |log_det - log|det J|| over the agreeing points. `--summary FILE` prints a Markdown table of a finished file instead. Not part of the
+and its standard error, derived as the grader does from forward's z and log-det on its mixed query
+(`grader.checks.p4_density`), the importance-sampled mass, the share of points where log_det agrees
+with differences of z, the smoothness audit's bad share, the samples inverse(z)'s round trip, share
+within 3σ of the arcs and coverage TV, wall and CPU seconds; and what 4.model_logprob's property
+probes see on a fresh `RealNVP()` perturbed as the grader does (seed k, the largest tame level): the share of points where the autograd Jacobian agrees with
+differences of forward's values (`verified`), the largest relative gap, and the largest
+|log_det - log|det J|| over the agreeing points. `--summary FILE` prints a Markdown table of a finished file instead. Not part of the
 test suite: it takes 30-60 s per run.
 """
 from __future__ import annotations
@@ -31,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from grader.checks import p4
+from grader.checks import p4_density as density
 from grader.oracles import p4 as oracle
 from grader.oracles.moons import moons_entropy, sample_moons
 
@@ -56,31 +58,53 @@ def measure(module, k: int) -> dict:
     flow = module.train_realnvp(torch.from_numpy(data), p4.TRAIN_STEPS, seed=k)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     flow.eval()
-    held_out = torch.from_numpy(sample_moons(p4.N_HELD_OUT, p4.NOISE, seed=p4.HELD_OUT_SEED))
-    grid, _, _, area = p4.mass_grid()
+    fresh, level = perturbed(module.RealNVP(), k)
+    return {"seed": k, **mixed_query(flow), "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
+            **properties(fresh, "perturbed"), "perturb_level": level}
+
+
+def mixed_query(flow: torch.nn.Module) -> dict:
+    """What 4.train_nll, the trained case of 4.model_logprob and 4.samples_quality measure on the grader's mixed query."""
+    rng = np.random.default_rng([p4.HELD_OUT_SEED, 4])
+    held = sample_moons(p4.N_HELD_OUT, p4.NOISE, seed=p4.HELD_OUT_SEED)
+    sample_z = np.random.default_rng(p4.SAMPLE_SEED).standard_normal((p4.N_SAMPLES, 2)).astype(np.float32)
     with torch.no_grad():
-        nll = -flow.log_prob(held_out).double().numpy()
-        log_p = torch.cat([flow.log_prob(chunk) for chunk in torch.from_numpy(grid).split(4096)]).double().numpy()
-        torch.manual_seed(p4.SAMPLE_SEED)
-        samples = flow.sample(p4.N_SAMPLES).double().numpy()
-    return {"seed": k, "nll": float(nll.mean()), "se": float(nll.std() / np.sqrt(len(nll))),
-            "mass": float(np.exp(log_p).sum() * area),
-            "near": float(np.mean(oracle.arc_distance(samples) < 3 * p4.NOISE)),
-            "coverage_tv": oracle.coverage_tv(samples[oracle.arc_distance(samples) < 3 * p4.NOISE]),
-            "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
-            **properties(flow, "trained"), **properties(perturbed(module.RealNVP(), k), "perturbed")}
+        samples = flow.inverse(torch.from_numpy(sample_z)).double().numpy()
+        query = density.build_query([(density.HELD_OUT, held), (density.IMPORTANCE, density.draw_mixture(held, rng)),
+                                     (density.SAMPLE, samples)], rng)
+        outputs = [flow(chunk) for chunk in torch.from_numpy(query.points).split(density.CHUNK_ROWS)]
+    z = torch.cat([o[0] for o in outputs]).double().numpy()
+    log_det = torch.cat([o[1] for o in outputs]).double().numpy()
+    answers = density.read_answers(query, z, log_det)
+    log_p = answers.log_density()
+    held_rows, scored = query.role == density.HELD_OUT, query.role != density.SAMPLE
+    nll = p4.point_nll(log_p[held_rows])
+    smooth = density.inconsistent_neighbours(query, answers)
+    back = answers.z[query.role == density.SAMPLE]
+    round_trip = np.all(np.abs(back - sample_z) <= p4.INVERSE_TOL * (1 + np.abs(sample_z)), axis=1)
+    near = oracle.arc_distance(samples) < 3 * p4.NOISE
+    return {"nll": float(nll.mean()), "se": float(nll.std() / np.sqrt(len(nll))),
+            "mass": density.importance_mass(log_p[scored], density.mixture_log_density(query.base[scored], p4.NOISE)),
+            "audit_agree": float(np.mean(answers.agrees[np.isfinite(answers.log_det) & np.isfinite(answers.fd_log_det)])), "smooth_bad": float(np.nanmean(smooth)),
+            "round_trip": float(round_trip.mean()), "near": float(near.mean()), "coverage_tv": oracle.coverage_tv(samples[near])}
 
 
-def perturbed(flow: torch.nn.Module, seed: int) -> torch.nn.Module:
-    """A fresh model with its trainable parameters replaced as 4.model_logprob does (`p4.perturbation_scale`)."""
+def perturbed(flow: torch.nn.Module, seed: int) -> tuple[torch.nn.Module, float | None]:
+    """A fresh model with its trainable parameters replaced as 4.model_logprob does: the largest tame level."""
     rng = np.random.default_rng(seed)
-    with torch.no_grad():
-        for _, param in sorted(flow.named_parameters()):
-            if param.requires_grad:
-                values = param.detach().double().numpy()
-                noisy = values + p4.perturbation_scale(values) * rng.standard_normal(values.shape)
+    params = [(name, param) for name, param in sorted(flow.named_parameters()) if param.requires_grad]
+    start = {name: param.detach().double().numpy().copy() for name, param in params}
+    noise = {name: rng.standard_normal(values.shape) for name, values in start.items()}
+    flow.eval()
+    for level in p4.perturbation_levels():
+        with torch.no_grad():
+            for name, param in params:
+                noisy = start[name] + p4.perturbation_scale(start[name], level) * noise[name]
                 param.data = torch.as_tensor(noisy, dtype=param.dtype)
-    return flow.eval()
+            z, log_det = flow(torch.from_numpy(p4._flow_points()))
+        if p4.tame(z.double().numpy(), log_det.double().numpy()):
+            return flow, level
+    return flow, None
 
 
 def properties(flow: torch.nn.Module, label: str) -> dict:
@@ -101,17 +125,20 @@ def summary(path: Path) -> None:
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     entropy = moons_entropy(p4.NOISE)
     print(f"entropy {entropy:.5f}\n")
-    print("| implementation | runs | NLL min / median / max | gap max | mass min / max | near 3σ min / median | coverage TV median / max "
-          "| CPU s median / max | Jacobian verified min (trained / perturbed) | log-det error max (trained / perturbed) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| implementation | runs | NLL min / median / max | mass min / max | audit agree min | smooth bad max | round trip min "
+          "| near 3σ min | coverage TV max | CPU s median / max | perturbed: Jacobian verified min | perturbation level min |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name in dict.fromkeys(r["impl"] for r in rows):
         sel = [r for r in rows if r["impl"] == name]
-        nll, mass, near, tv, cpu = (np.array([r[key] for r in sel]) for key in ("nll", "mass", "near", "coverage_tv", "cpu_s"))
-        print(f"| {name} | {len(sel)} | {nll.min():.3f} / {np.median(nll):.3f} / {nll.max():.3f} | {nll.max() - entropy:+.3f} "
-              f"| {mass.min():.4f} / {mass.max():.4f} | {near.min():.3f} / {np.median(near):.3f} "
-              f"| {np.median(tv):.3f} / {tv.max():.3f} | {np.median(cpu):.0f} / {cpu.max():.0f} "
-              f"| {min(r['trained_verified'] for r in sel):.2f} / {min(r['perturbed_verified'] for r in sel):.2f} "
-              f"| {max(r['trained_logdet_err'] for r in sel):.1e} / {max(r['perturbed_logdet_err'] for r in sel):.1e} |")
+        col = {key: np.array([r[key] for r in sel], dtype=float) for key in
+               ("nll", "mass", "audit_agree", "smooth_bad", "round_trip", "near", "coverage_tv", "cpu_s")}
+        levels = [r["perturb_level"] for r in sel]
+        level = "never tame" if None in levels else f"{min(levels):g}"
+        print(f"| {name} | {len(sel)} | {col['nll'].min():.3f} / {np.median(col['nll']):.3f} / {col['nll'].max():.3f} "
+              f"| {col['mass'].min():.4f} / {col['mass'].max():.4f} | {col['audit_agree'].min():.3f} | {col['smooth_bad'].max():.4f} "
+              f"| {col['round_trip'].min():.3f} | {col['near'].min():.3f} | {col['coverage_tv'].max():.3f} "
+              f"| {np.median(col['cpu_s']):.0f} / {col['cpu_s'].max():.0f} "
+              f"| {min(r['perturbed_verified'] for r in sel):.2f} | {level} |")
 
 
 def main(argv: list[str] | None = None) -> None:

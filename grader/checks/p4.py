@@ -9,21 +9,17 @@ entropy, the optimum NLL, and its arcs), never from `reference/`. Nothing scored
 the child: docs/threat_model/p1_p4.md says, for each number, why a submission cannot forge it.
 
 The training checks run the student's `train_realnvp(data, TRAIN_STEPS, 0)` once per grading
-run (`_trained`), on `N_TRAIN` moons from a private seed, and keep the model in the child; the
-later checks reuse it. Calibration (docs/p4_calibration.md; `tools/calibrate_p4.py`, one torch
-thread on the loaded 2-core machine): the reference and two correct alternatives in other
-styles, ten runs each (training seed k on data seed DATA_SEED + k; run 0 is the grader's):
-
-    implementation       held-out NLL min/median/max   mass on the grid    near 3σ min   coverage TV max   CPU s
-    reference            0.310 / 0.319 / 0.423         0.9994 - 1.0026     0.978         0.042             24-34
-    correct_joint_net    0.323 / 0.332 / 0.351         0.9988 - 1.0004     0.981         0.066             12-17
-    correct_actnorm      0.355 / 0.444 / 0.537         0.9995 - 1.0001     0.900         0.102             20-31
-
-(entropy 0.2892; an untrained flow ~2). The thresholds leave room above the least tuned correct
-flow (`correct_actnorm`: SiLU, no warm-up): `NLL_FULL` 0.60, `NEAR_FULL` 0.85,
-`COVERAGE_FULL` 0.15. Mistakes land far away: a fixed batch of 8 points gives an NLL of ~1e5,
-a standardisation without its log-det a mass of 0.43 (NLL 1.17), counting it twice a mass of
-2.3 and an NLL below the entropy.
+run (`_trained`), on `N_TRAIN` moons from a private seed, and keep the model in the child. The
+trained model is then judged on one mixed query (`_density_run`, `grader.checks.p4_density`):
+held-out moons, importance points of the mass check and the flow's own samples, shuffled, each
+in an audit square, so a scored answer cannot be told from the answers that check it; the
+held-out NLL and the mass are derived here from forward's z and log-det (the SPEC's rule).
+Calibration: docs/p4_calibration.md (`tools/calibrate_p4.py`). Correct flows reach held-out NLLs
+of 0.31-0.54 (entropy 0.2892; an untrained flow ~2); the thresholds leave room above the least
+tuned (`NLL_FULL` 0.60, `NEAR_FULL` 0.85, `COVERAGE_FULL` 0.15). Mistakes land far away: a fixed
+batch of 8 points gives an NLL of several nats (no credit), a standardisation without its
+log-det a mass of 0.43. The fresh-model probes perturb parameters by the largest of 0.5, 0.25,
+... x their scale at which the flow's outputs stay finite and moderate (deep unbounded flows).
 """
 from __future__ import annotations
 
@@ -35,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from grader.checks import p4_density as density
 from grader.checks.cases import per_case
 from grader.checks.context import CheckContext
 from grader.checks.registry import Outcome, check
@@ -50,7 +47,7 @@ NOISE = INSTANCE.moons_noise
 
 # ---------------------------------------------------------------------------------- the training run
 TRAIN_STEPS = 1000  # the reference: ~30 s of one free core (docs/p4_calibration.md)
-TRAIN_TIMEOUT_S = 150.0  # ~4x the reference on the loaded machine; times --time-scale
+TRAIN_TIMEOUT_S = 300.0  # ~10x the reference; a 32-coupling library-style flow needs ~110 CPU s; times --time-scale
 PROBE_STEPS, PROBE_TIMEOUT_S = 10, 20.0  # a short run first: a training that hangs costs 20 s, not the whole budget
 N_TRAIN = 10_000
 N_HELD_OUT = 20_000
@@ -58,13 +55,15 @@ DATA_SEED = 58_213  # private: never printed in feedback
 HELD_OUT_SEED = 91_607  # private
 SAMPLE_SEED = 4_242
 N_SAMPLES = 2000
-MASS_LOW, MASS_HIGH, MASS_SPACING = (-3.0, -2.5), (4.0, 3.0), 0.025
+LOG_PROB_POINTS = 4096  # base points of the mixed query where the child's log_prob is compared with forward's
 
 # ---------------------------------------------------------------------------------- thresholds
 COUPLING_RTOL, COUPLING_ATOL = 1e-4, 1e-4  # float32 networks against the float64 oracle: errors ~1e-6
 FLOW_ATOL, FLOW_RTOL = 2e-3, 1e-4  # log-densities of a float32 flow against its autograd Jacobian
 INVERSE_TOL = 1e-3  # |inverse(forward(x)) - x| / (1 + |x|)
-PERTURB_REL = 0.5  # noise on a fresh RealNVP()'s trainable parameters, times each one's scale (`perturbation_scale`)
+PERTURB_REL = 0.5  # noise on a fresh RealNVP()'s trainable parameters, times each one's scale (`perturbation_scale`), at most
+PERTURB_MIN = 0.5 / 256  # ... halved while the perturbed flow's outputs are not tame, down to this
+TAME_Z, TAME_LOG_DET = 50.0, 30.0  # a perturbed flow's |z| and |log_det| on the flow points must stay below these
 NONLINEAR_MIN = 0.05  # after the perturbation, Jacobians across the points differ by more than this (relative)
 ROW_TOL = 1e-4  # |z of a point in one batch - z of it in another| / (1 + |z|): rows must not interact
 ROW_BATCH = 7  # the first points alone, against the same points among all 256 and among the moved ones
@@ -73,9 +72,10 @@ JACOBIAN_VERIFY_RTOL = 1e-2  # the child's autograd Jacobian against them (hones
 JACOBIAN_VERIFIED_SHARE = 0.5  # points where it must agree; the others (kinks, steep spots) are left out of the comparison
 COUPLING_FD_STEP = 2.0**-5  # five-point central differences of coupling_forward (smooth tanh s/t networks)
 COUPLING_JACOBIAN_TOL = 1e-3  # |log_det - log|det ∂y/∂x|| and |off-diagonal| / (1 + max|J|): differences err <= 1e-4
-GRID_FAR = 0.5  # grid points this far from both arcs (10 σ) may fail without hiding any mass
-LOG_PROB_CHUNK = 2048  # rows per log_prob call on the large point sets
-GRID_RETRY_ROWS = 32  # a grid chunk whose log_prob raised is tried again in pieces this small
+NLL_POINT_CAP = 10.0  # nats: one held-out point's -log p counts at most this (a NaN too): a few bad points cost in proportion
+AUDIT_SHARE = 0.8  # forward's log_det must agree with differences of its z at this share of the mixed query (honest: ~0.95)
+SMOOTH_MAX = 0.1  # share of nearby query pairs whose z disagree with their differences (honest ReLU flows: ~0.01)
+ROUND_TRIP_SHARE = 0.95  # samples inverse(z) that forward must map back to z within INVERSE_TOL
 Z_MEAN_TOL, Z_COV_TOL = 0.15, 0.2  # forward(sample(2000)) against N(0, I): ~7 standard errors
 BUG_SIGMAS = 4.0  # NLL below the entropy by more than this many standard errors: not a density
 MASS_TOL = 0.05  # |mass on the grid - 1|: correct flows 0.9988-1.0026; a missing standardisation log-det 0.43
@@ -83,14 +83,6 @@ MASS_HINT_TOL = 0.25  # beside an NLL that earns nothing, only a mass this far o
 NLL_FULL, NLL_ZERO = 0.60, 1.10  # held-out NLL: full at or below, nothing at or above, linear between (correct: 0.31-0.54)
 NEAR_FULL, NEAR_ZERO = 0.85, 0.50  # share of samples within 3 sigma of the arcs (real data 0.997, correct flows 0.90-0.99)
 COVERAGE_FULL, COVERAGE_ZERO = 0.15, 0.35  # TV of the near samples' 12 arc segments from uniform (correct: 0.02-0.10)
-
-
-def mass_grid() -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """Cell midpoints of the density-mass grid: `(points (N, 2) float32, xs, ys, cell area)`, x fastest."""
-    xs = np.arange(MASS_LOW[0] + MASS_SPACING / 2, MASS_HIGH[0], MASS_SPACING)
-    ys = np.arange(MASS_LOW[1] + MASS_SPACING / 2, MASS_HIGH[1], MASS_SPACING)
-    gx, gy = np.meshgrid(xs, ys)
-    return np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32), xs, ys, MASS_SPACING**2
 
 
 def _close(a: np.ndarray, b: np.ndarray, rtol: float = COUPLING_RTOL, atol: float = COUPLING_ATOL) -> bool:
@@ -378,55 +370,83 @@ def _evaluation_mode(ctx: CheckContext, handle: Handle) -> None:
                 raise
 
 
-def _log_prob(ctx: CheckContext, handle: Handle, points: np.ndarray, label: str) -> np.ndarray:
-    """The model's log_prob at `points`, called on chunks of `LOG_PROB_CHUNK` rows (its values are its answers)."""
-    chunks = np.array_split(points, max(1, -(-len(points) // LOG_PROB_CHUNK)))
-    return np.concatenate([per_point(ctx.call_method(handle, "log_prob", chunk), f"log_prob of {label}", len(chunk), allow_nan=True)
-                           for chunk in chunks])
+# ---------------------------------------------------------------------------------- the mixed density query
+@dataclass
+class DensityRun:
+    """The trained flow's answers on the mixed query (`grader.checks.p4_density`), asked once per grading run."""
+
+    box: object  # the child the model lives in
+    query: density.DensityQuery
+    answers: density.DensityAnswers
+    inconsistent: np.ndarray  # (N,) the smoothness audit per base point (NaN: no neighbour)
+    base: str  # "normal", or "logistic" when the child's log_prob uses NICE's base (asked on public points first)
+    log_prob: np.ndarray  # (M,) the child's log_prob at the base points `log_prob_at`
+    log_prob_at: np.ndarray  # (M,) indices into query.base
+    sample_z: np.ndarray  # (n, 2) the grader's latent draws from that base
+    samples: np.ndarray  # (n, 2) inverse(sample_z), NaN rows where not finite
+    sample_rows: np.ndarray  # (n,) index of each sample among the base points, -1 when it was not finite
+    row_gap: float  # largest relative change of z when the first rows of the first slice are sent alone
 
 
-@dataclass(frozen=True)
-class GridMass:
-    """exp(log_prob) summed over the mass grid; `mass` None when failures near the data leave it unknown."""
-
-    mass: float | None
-    note: str  # where log_prob failed or was not finite, or ""
+_DENSITY_RUNS: weakref.WeakKeyDictionary[object, DensityRun] = weakref.WeakKeyDictionary()
 
 
-def grid_mass(ctx: CheckContext, handle: Handle) -> GridMass:
-    """The model's mass on the grid, containing its failures: chunks that raise and NaN / +inf values are left out
-    when they lie farther than `GRID_FAR` from both arcs (no mass to hide there), else the mass is unknown."""
-    grid, _, _, area = mass_grid()
-    values = np.full(len(grid), np.nan)
-    errors = []
-    for index in np.array_split(np.arange(len(grid)), max(1, -(-len(grid) // LOG_PROB_CHUNK))):
-        try:
-            values[index] = per_point(ctx.call_method(handle, "log_prob", grid[index]), "log_prob on the grid", len(index), allow_nan=True)
-        except (StudentCodeError, WrongOutput) as error:
-            errors.append(str(error))
-            if isinstance(error, StudentCodeError) and error.kind != "exception":
-                continue  # a hang or a crash: no retries
-            for piece in np.array_split(index, max(1, len(index) // GRID_RETRY_ROWS)):  # fail only where it must
-                try:
-                    values[piece] = per_point(ctx.call_method(handle, "log_prob", grid[piece]), "log_prob on the grid",
-                                              len(piece), allow_nan=True)
-                except (StudentCodeError, WrongOutput):
-                    pass
-    bad = np.isnan(values) | (values == np.inf)
-    if not bad.any():
-        with np.errstate(over="ignore"):
-            return GridMass(float(np.sum(np.exp(values)) * area), "")
-    where = grid[bad]
-    near = oracle.arc_distance(where.astype(np.float64)) < GRID_FAR
-    box = (f"x in [{where[:, 0].min():.2f}, {where[:, 0].max():.2f}], y in [{where[:, 1].min():.2f}, {where[:, 1].max():.2f}]")
-    cause = f"log_prob raised ({errors[0][:200]})" if errors else "log_prob was NaN or +inf"
-    if near.any():
-        return GridMass(None, f"{cause} at {int(bad.sum()):,} of {len(grid):,} grid points ({box}), {int(near.sum()):,} of "
-                              f"them within {GRID_FAR:g} of the moons, where a density must be finite")
-    with np.errstate(over="ignore"):
-        mass = float(np.sum(np.exp(values[~bad])) * area)
-    return GridMass(mass, f"{cause} at {int(bad.sum()):,} of {len(grid):,} grid points, all farther than {GRID_FAR:g} from the "
-                          f"moons ({box}); they were left out of the mass")
+def _density_run(ctx: CheckContext) -> DensityRun:
+    """The trained model asked, in one shuffled batch, about held-out moons, importance points and its own samples."""
+    handle = _trained(ctx)[0]
+    done = _DENSITY_RUNS.get(ctx.modules)
+    box = ctx.modules.sandbox(P4)
+    if done is not None and done.box is box:
+        return done
+    seed = ctx.seed("4.held_out", HELD_OUT_SEED)
+    rng = np.random.default_rng([seed, 4])
+    held = _held_out(seed)
+    probe = _flow_points()  # public points, asked first: which base the flow's own log_prob uses
+    z, log_det = _forward(ctx, handle, probe, "RealNVP.forward", allow_nan=True)
+    base = _base_of(per_point(ctx.call_method(handle, "log_prob", probe), "log_prob(x)", len(probe), allow_nan=True), z, log_det)
+    draw = np.random.default_rng(SAMPLE_SEED)
+    sample_z = (draw.logistic(size=(N_SAMPLES, 2)) if base == "logistic" else draw.standard_normal((N_SAMPLES, 2))).astype(np.float32)
+    samples = as_array(ctx.call_method(handle, "inverse", sample_z), f"inverse(z) for {N_SAMPLES} z drawn from the base",
+                       shape=(N_SAMPLES, 2), allow_nan=True)
+    finite = np.flatnonzero(np.isfinite(samples).all(axis=1) & (np.abs(samples) < 16).all(axis=1))
+    query = density.build_query([(density.HELD_OUT, held), (density.IMPORTANCE, density.draw_mixture(held, rng)),
+                                 (density.SAMPLE, samples[finite])], rng)
+    z_rows, ld_rows = [], []
+    for chunk in np.array_split(query.points, max(1, -(-len(query.points) // density.CHUNK_ROWS))):
+        z, log_det = as_tuple(ctx.call_method(handle, "forward", chunk), "RealNVP.forward(x)", 2)
+        z_rows.append(as_array(z, "z = RealNVP.forward(x)[0]", shape=chunk.shape, allow_nan=True))
+        ld_rows.append(per_point(log_det, "RealNVP.forward(x)[1] (log_det)", len(chunk), allow_nan=True))
+    answers = density.read_answers(query, np.concatenate(z_rows), np.concatenate(ld_rows))
+    alone, _ = _forward(ctx, handle, query.points[:ROW_BATCH], "RealNVP.forward", allow_nan=True)
+    with np.errstate(invalid="ignore"):
+        row_gap = float(np.nanmax(np.abs(alone - z_rows[0][:ROW_BATCH]) / (1 + np.abs(z_rows[0][:ROW_BATCH])), initial=0.0))
+    scored = np.flatnonzero(query.role != density.SAMPLE)
+    at = rng.permutation(rng.choice(scored, size=min(LOG_PROB_POINTS, len(scored)), replace=False))
+    log_prob = per_point(ctx.call_method(handle, "log_prob", query.base[at].astype(np.float32)), "log_prob(x)", len(at), allow_nan=True)
+    sample_rows = np.full(N_SAMPLES, -1)
+    sample_rows[finite] = np.flatnonzero(query.role == density.SAMPLE)
+    run = DensityRun(box, query, answers, density.inconsistent_neighbours(query, answers), base, log_prob, at, sample_z,
+                     samples, sample_rows, row_gap)
+    _DENSITY_RUNS[ctx.modules] = run
+    return run
+
+
+def _base_of(log_prob: np.ndarray, z: np.ndarray, log_det: np.ndarray) -> str:
+    """NICE's logistic base when the child's own log_prob is log Logistic(z) + log_det at most points, else the normal."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        logistic = np.abs(log_prob - oracle.standard_logistic_logpdf(z) - log_det) <= FLOW_ATOL + FLOW_RTOL * np.abs(log_prob)
+    return "logistic" if np.mean(logistic) >= 0.9 else "normal"
+
+
+def _smoothness_problem(run: DensityRun, roles: tuple[int, ...]) -> str | None:
+    """Why z cannot be trusted as one smooth map near the base points of `roles`, or None."""
+    flags = run.inconsistent[np.isin(run.query.role, roles)]
+    flags = flags[~np.isnan(flags)]
+    if len(flags) and flags.mean() > SMOOTH_MAX:
+        return (f"z = forward(x) is not one smooth map: between {flags.mean():.0%} of {len(flags):,} pairs of nearby query "
+                f"points (closer than {density.NEIGHBOUR_RADIUS:g}) z changes otherwise than its own differences at each "
+                f"point say (allowed: {SMOOTH_MAX:.0%}), so its log-determinant cannot be believed")
+    return None
 
 
 # ---------------------------------------------------------------------------------- training
@@ -440,40 +460,66 @@ def nll_fraction(nll: float) -> float:
     return float(np.clip((NLL_ZERO - nll) / (NLL_ZERO - NLL_FULL), 0.0, 1.0))
 
 
+def point_nll(log_p: np.ndarray) -> np.ndarray:
+    """Each held-out point's -log p, at most NLL_POINT_CAP; a point where log p is not finite counts the cap."""
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(log_p), np.minimum(-log_p, NLL_POINT_CAP), NLL_POINT_CAP)
+
+
 @check("4.train_nll", part="4", points=10, module=P4, timeout_s=60,
        title=f"train_realnvp: held-out NLL on fresh moons after {TRAIN_STEPS} steps on {N_TRAIN:,} points, and a normalised density")
 def check_train_nll(ctx: CheckContext) -> Outcome:
-    handle, seconds = _trained(ctx)
-    log_p = _log_prob(ctx, handle, _held_out(ctx.seed("4.held_out", HELD_OUT_SEED)), f"{N_HELD_OUT:,} held-out points")
-    entropy = moons_entropy(NOISE)
+    _, seconds = _trained(ctx)
+    run = _density_run(ctx)
     trained = f"train_realnvp(data, {TRAIN_STEPS}, 0) on {N_TRAIN:,} moons took {seconds:.0f} s"
-    if not np.all(np.isfinite(log_p)):
-        return Outcome(0.0, f"{trained}; log_prob is not finite at {int(np.sum(~np.isfinite(log_p)))} of {N_HELD_OUT:,} held-out points.")
-    nll, se = float(-log_p.mean()), float(log_p.std() / np.sqrt(len(log_p)))
+    problem = _smoothness_problem(run, (density.HELD_OUT, density.IMPORTANCE))
+    if problem:
+        return Outcome(0.0, f"{problem}. {trained}.")
+    role = run.query.role
+    log_p = run.answers.log_density(run.base)
+    held, scored = role == density.HELD_OUT, role != density.SAMPLE
+    per_point_nll = point_nll(log_p[held])
+    entropy = moons_entropy(NOISE)
+    nll, se = float(per_point_nll.mean()), float(per_point_nll.std() / np.sqrt(len(per_point_nll)))
+    bad = int(np.sum(~np.isfinite(log_p[held])))
+    base = " (NICE's logistic base, as your log_prob uses)" if run.base == "logistic" else ""
     measured = (f"held-out NLL {nll:.4f} ± {se:.4f} nats on {N_HELD_OUT:,} fresh moons (the optimum, the data's entropy, "
-                f"is {entropy:.4f})")
+                f"is {entropy:.4f}), from forward's z and log-determinant{base}")
+    if bad:
+        measured += f"; at {bad} of them the density was not finite, and each counted {NLL_POINT_CAP:g} nats"
     if nll < entropy - BUG_SIGMAS * se:
         return Outcome(0.0, f"BUG: {measured} — below the data's entropy by {entropy - nll:.3f}, more than {BUG_SIGMAS:g} standard "
                             "errors. No density can do that: log_prob is not a normalised density (a missing or wrong "
                             "log-determinant, or a standardisation without its Jacobian). " + trained + ".")
-    grid = grid_mass(ctx, handle)
-    mass, note = grid.mass, (f" On the grid: {grid.note}." if grid.note else "")
-    region = f"[{MASS_LOW[0]:g}, {MASS_HIGH[0]:g}] x [{MASS_LOW[1]:g}, {MASS_HIGH[1]:g}]"
+    mass = density.importance_mass(log_p[scored], density.mixture_log_density(run.query.base[scored], NOISE))
+    where = (f"over the plane (importance sampling on {int(scored.sum()):,} points: the held-out moons and as many from a "
+             "wide Gaussian)")
     fraction = nll_fraction(nll)
-    if fraction == 0:  # a flow this poor may hold spikes the grid cannot resolve: its mass is only a hint
-        hint = (f" Also, exp(log_prob) integrates to {mass:.4g} over {region}, not 1: log_prob is not a normalised density "
+    if fraction == 0:  # a flow this poor may hold spikes the sampling cannot resolve: its mass is only a hint
+        hint = (f" Also, exp(log p) integrates to {mass:.4g} {where}, not 1: not a normalised density "
                 "(a missing or wrong log-determinant, or a standardisation without its Jacobian?)."
-                if mass is not None and (not np.isfinite(mass) or abs(mass - 1) > MASS_HINT_TOL) else "")
+                if not np.isfinite(mass) or abs(mass - 1) > MASS_HINT_TOL else "")
         return Outcome(0.0, f"{measured}: no credit, at or above {NLL_ZERO:g} (full credit at ≤ {NLL_FULL:g}; an untrained flow "
-                            f"gives about 2). {trained}.{hint}{note}")
-    if mass is None:
-        return Outcome(0.0, f"{measured}, but the density's mass over {region} could not be checked: {grid.note}. {trained}.")
+                            f"gives about 2). {trained}.{hint}")
     if not np.isfinite(mass) or abs(mass - 1) > MASS_TOL:
-        return Outcome(0.0, f"exp(log_prob) integrates to {mass:.4g} over {region} (cells {MASS_SPACING:g} wide), not 1 "
-                            f"(tolerance {MASS_TOL:g}): log_prob is not a normalised density (a missing or wrong log-determinant, "
-                            f"or a standardisation without its Jacobian). {measured}; {trained}.{note}")
+        return Outcome(0.0, f"exp(log p) integrates to {mass:.4g} {where}, not 1 (tolerance {MASS_TOL:g}): forward's z and "
+                            "log_det do not give a normalised density (a missing or wrong log-determinant, or a standardisation "
+                            "without its Jacobian). "
+                            f"{measured}; {trained}.")
     verdict = "full credit" if fraction == 1 else f"partial credit: full at ≤ {NLL_FULL:g}, none at ≥ {NLL_ZERO:g}"
-    return Outcome(fraction, f"{measured}: {verdict}. exp(log_prob) integrates to {mass:.4f} over {region}. {trained}.{note}")
+    return Outcome(fraction, f"{measured}: {verdict}. exp(log p) integrates to {mass:.4f} {where}. {trained}.{_log_prob_note(run)}")
+
+
+def _log_prob_note(run: DensityRun) -> str:
+    """A word when the child's own log_prob is not the density its forward gives (charged in 4.model_logprob)."""
+    at = run.log_prob_at
+    with np.errstate(invalid="ignore", over="ignore"):
+        gap = run.log_prob - (density.BASES[run.base](run.answers.z[at]) + run.answers.log_det[at])
+    gap = gap[np.isfinite(gap)]
+    if not len(gap) or np.median(np.abs(gap)) <= FLOW_ATOL:
+        return ""
+    return (f" Note: the NLL is that of forward's density; your log_prob differs from it (median {np.median(gap):+.3g} nats), "
+            "see 4.model_logprob.")
 
 
 # ---------------------------------------------------------------------------------- the flow's density
@@ -482,6 +528,11 @@ def _flow_points() -> np.ndarray:
     moons = sample_moons(192, NOISE, seed=4402).astype(np.float64)
     spread = rng.normal(size=(64, 2)) * [1.0, 0.7] + [0.5, 0.25]
     return on_grid(np.concatenate([moons, spread]).astype(np.float32))
+
+
+ROWS_INTERACT = ("in eval mode, forward maps the same point to different z in different batches (largest difference "
+                 "{gap:.2g}): its rows interact, e.g. a BatchNorm layer that uses the batch's statistics even in eval mode. "
+                 "A flow must map each point on its own: it is then a bijection with a per-point log-determinant")
 
 
 def diagnose_flow(x: np.ndarray, z: np.ndarray, log_det: np.ndarray, log_p: np.ndarray, jac: np.ndarray,
@@ -555,10 +606,7 @@ def _flow_case(ctx: CheckContext, get_handle: Callable[[], Handle], perturbed: b
         few, _ = _forward(ctx, handle, x[:ROW_BATCH], "RealNVP.forward")
         apart = np.concatenate([np.abs(moved[:n] - z) / (1 + np.abs(z)), np.abs(few - z[:ROW_BATCH]) / (1 + np.abs(z[:ROW_BATCH]))])
         if np.max(apart) > ROW_TOL:
-            return 0.0, (f"in eval mode, forward maps the same point to different z in different batches (largest difference "
-                         f"{np.max(apart):.2g}): its rows interact, e.g. a BatchNorm layer that uses the batch's statistics even "
-                         "in eval mode. A flow must map each point on its own: it is then a bijection with a per-point "
-                         "log-determinant")
+            return 0.0, ROWS_INTERACT.format(gap=np.max(apart))
         claim = as_array(ctx.probe("batch_jacobian", handle.method("forward"), x), "the Jacobian of forward", shape=(n, 2, 2))
         verified, problem = verified_jacobian(claim, moved)
         if problem:
@@ -581,45 +629,155 @@ def _flow_case(ctx: CheckContext, get_handle: Callable[[], Handle], perturbed: b
     return run
 
 
-def _forward(ctx: CheckContext, handle: Handle, x: np.ndarray, label: str) -> tuple[np.ndarray, np.ndarray]:
+def _forward(ctx: CheckContext, handle: Handle, x: np.ndarray, label: str, allow_nan: bool = False) -> tuple[np.ndarray, np.ndarray]:
     z, log_det = as_tuple(ctx.call_method(handle, "forward", x), label, 2)
-    return as_array(z, f"z = {label}[0]", shape=x.shape), per_point(log_det, f"{label}[1] (log_det)", len(x))
+    return (as_array(z, f"z = {label}[0]", shape=x.shape, allow_nan=allow_nan),
+            per_point(log_det, f"{label}[1] (log_det)", len(x), allow_nan=allow_nan))
 
 
-def perturbation_scale(values: np.ndarray) -> float:
-    """The noise's standard deviation for one parameter: `PERTURB_REL` times its RMS, or, for a parameter that is zero
+def perturbation_scale(values: np.ndarray, relative: float = PERTURB_REL) -> float:
+    """The noise's standard deviation for one parameter: `relative` times its RMS, or, for a parameter that is zero
     or tiny (a last layer initialised at zero), its initialisation's scale (1/sqrt(fan_in) for a matrix, 0.1 for a vector)."""
     floor = 1 / np.sqrt(np.prod(values.shape[1:])) if values.ndim >= 2 else 0.1
-    return PERTURB_REL * max(float(np.sqrt(np.mean(values**2))) if values.size else 0.0, floor)
+    return relative * max(float(np.sqrt(np.mean(values**2))) if values.size else 0.0, floor)
 
 
-def _perturb(ctx: CheckContext, handle: Handle, seed: int) -> None:
-    """Replace the trainable parameters of a fresh model with noisy copies the grader computes (never in place)."""
+def perturbation_levels() -> tuple[float, ...]:
+    """The relative sizes tried, largest first: PERTURB_REL, then halved down to PERTURB_MIN."""
+    levels, level = [], PERTURB_REL
+    while level >= PERTURB_MIN:
+        levels.append(level)
+        level /= 2
+    return tuple(levels)
+
+
+def tame(z: np.ndarray, log_det: np.ndarray) -> bool:
+    """Whether a perturbed flow's outputs on the flow points are finite and moderate enough to judge in float32."""
+    return bool(np.all(np.isfinite(z)) and np.all(np.isfinite(log_det)) and np.max(np.abs(z)) <= TAME_Z
+                and np.max(np.abs(log_det)) <= TAME_LOG_DET)
+
+
+def _perturb(ctx: CheckContext, handle: Handle, seed: int, accept: Callable[[], bool]) -> float | None:
+    """Replace the trainable parameters of a fresh model with noisy copies the grader computes (never in place), at the
+    largest of `perturbation_levels()` where `accept()` holds (the flow's own behaviour sets the size: a 32-coupling
+    flow with unbounded scales overflows where a 10-coupling one is barely moved); the level, or None when none does."""
     current = ctx.probe("parameter_values", handle)
     if not isinstance(current, dict) or not all(isinstance(v, ArrayValue) for v in current.values()):
         raise WrongOutput("the parameters of RealNVP() could not be read as tensors")
     if not current:
         raise WrongOutput("RealNVP() has no trainable floating-point parameters (nothing to train)")
     rng = np.random.default_rng(seed)
-    noisy = {}
-    for name in sorted(current):
-        value = current[name]
-        dtype = np.dtype(value.dtype) if value.dtype in ("float16", "float32", "float64") else np.dtype(np.float32)
-        base = value.array.astype(np.float64)
-        noisy[name] = (base + perturbation_scale(base) * rng.standard_normal(base.shape)).astype(dtype)
-    ctx.probe("replace_parameters", handle, noisy)
-    back = ctx.probe("parameter_values", handle)
-    if not isinstance(back, dict) or any(not isinstance(back.get(k), ArrayValue) or not np.array_equal(back[k].array, v)
-                                         for k, v in noisy.items()):
-        raise WrongOutput("RealNVP()'s parameters did not keep the perturbed values the grader set")
+    names = sorted(current)
+    noise = {name: rng.standard_normal(current[name].array.shape) for name in names}
+    for level in perturbation_levels():
+        noisy = {}
+        for name in names:
+            value = current[name]
+            dtype = np.dtype(value.dtype) if value.dtype in ("float16", "float32", "float64") else np.dtype(np.float32)
+            base = value.array.astype(np.float64)
+            noisy[name] = (base + perturbation_scale(base, level) * noise[name]).astype(dtype)
+        ctx.probe("replace_parameters", handle, noisy)
+        back = ctx.probe("parameter_values", handle)
+        if not isinstance(back, dict) or any(not isinstance(back.get(k), ArrayValue) or not np.array_equal(back[k].array, v)
+                                             for k, v in noisy.items()):
+            raise WrongOutput("RealNVP()'s parameters did not keep the perturbed values the grader set")
+        if accept():
+            return level
+    return None
 
 
 def _fresh_model(ctx: CheckContext, perturb: bool, seed: int) -> Handle:
     handle = ctx.call("RealNVP", keep=True, seed=seed)
     _evaluation_mode(ctx, handle)
     if perturb:
-        _perturb(ctx, handle, seed)
+        def accept() -> bool:
+            z, log_det = _forward(ctx, handle, _flow_points(), "RealNVP.forward", allow_nan=True)
+            return tame(z, log_det)
+
+        if _perturb(ctx, handle, seed, accept) is None:
+            raise Untamed()
     return handle
+
+
+class Untamed(Exception):
+    """Every perturbation level left the fresh flow's outputs non-finite or huge: nothing there is charged."""
+
+
+def _trained_flow_case(ctx: CheckContext) -> tuple[float, str | None]:
+    """The trained model judged on 4.train_nll's mixed query: log_det by differences of z, log_prob, the round trip."""
+    _trained_for_reuse(ctx, one_case=True)
+    run = _density_run(ctx)
+    if run.row_gap > ROW_TOL:
+        return 0.0, ROWS_INTERACT.format(gap=run.row_gap)
+    problem = _smoothness_problem(run, (density.HELD_OUT, density.IMPORTANCE, density.SAMPLE))
+    if problem:
+        return 0.0, problem
+    answers, problems, fraction = run.answers, [], 0.0
+    claim, differences = answers.log_det, answers.fd_log_det
+    judged = np.isfinite(claim) & np.isfinite(differences)
+    agree = float(np.mean(answers.agrees[judged])) if judged.any() else 0.0
+    if agree >= AUDIT_SHARE:
+        fraction += 1 / 3
+    else:
+        gap = (claim - differences)[judged]
+        centre = float(np.median(gap)) if len(gap) else float("nan")
+        if len(gap) and float(np.median(np.abs(claim[judged] + differences[judged]))) <= density.AUDIT_TOL:
+            problems.append("forward's log_det is minus log|det ∂z/∂x| (differences of its own z): the sign is flipped")
+        elif len(gap) and abs(centre) > density.AUDIT_TOL and float(np.median(np.abs(gap - centre))) <= density.AUDIT_TOL:
+            problems.append(f"forward's log_det is off by the same constant {centre:+.4g} at most points against log|det ∂z/∂x| "
+                            "from differences of its own z — a constant layer's log-determinant is missing or has the wrong sign "
+                            "(the standardisation's -Σ log std?)")
+        else:
+            problems.append(f"forward's log_det agrees with log|det ∂z/∂x| from differences of its own z at only {agree:.0%} of "
+                            f"{int(judged.sum()):,} points (within {density.AUDIT_TOL:g} nats; at least {AUDIT_SHARE:.0%} needed)")
+    at = run.log_prob_at
+    z, log_det, log_prob = answers.z[at], answers.log_det[at], run.log_prob
+    judged_lp = np.isfinite(log_det) & np.isfinite(z).all(axis=1)  # where forward's values allow a comparison at all
+    fine = judged_lp & np.isfinite(log_prob)
+    base = oracle.standard_normal_logpdf(z[fine])
+
+    def close(a: np.ndarray, b: np.ndarray) -> bool:
+        return bool(np.all(np.abs(a - b) <= FLOW_ATOL + FLOW_RTOL * np.abs(b)))
+
+    lp, ld = log_prob[fine], log_det[fine]
+    if fine.sum() < 0.99 * judged_lp.sum() or not fine.any():
+        problems.append(f"log_prob was not finite at {int((judged_lp & ~fine).sum())} of {int(judged_lp.sum()):,} points where "
+                        "forward's z and log_det were")
+    elif close(lp, base + ld):
+        fraction += 1 / 3
+    elif close(lp, base - ld):
+        problems.append("log_prob = log N(z) - log_det: the log-determinant enters with the wrong sign")
+    elif close(lp, base):
+        problems.append("log_prob = log N(z): the log-determinant is missing")
+    elif close(lp, oracle.standard_logistic_logpdf(z[fine]) + ld):
+        problems.append("log_prob = log Logistic(z) + log_det: the base density is a standard logistic, but the contract's "
+                        "base is the standard normal N(0, I)")
+    else:
+        diff = lp - base - ld
+        constant = float(np.std(diff)) <= FLOW_ATOL
+        text = (f"off by the same constant {np.mean(diff):+.4g} at every point" if constant else
+                f"differs from log N(z; 0, I) + log_det (forward's own values) at {int(np.sum(np.abs(diff) > FLOW_ATOL))} of "
+                f"{len(lp):,} points (largest error {np.max(np.abs(diff)):.3g})")
+        if constant and abs(np.mean(diff) - np.log(2 * np.pi)) < 1e-2:
+            text += " = log 2π: the standard normal's normalising constant is missing"
+        problems.append(f"log_prob against log N(z; 0, I) + log_det: {text}")
+    share = _round_trip(run)
+    if share >= ROUND_TRIP_SHARE:
+        fraction += 1 / 3
+    else:
+        problems.append(f"forward(inverse(z)) is z for only {share:.0%} of {N_SAMPLES} z drawn from the base (within "
+                        f"{INVERSE_TOL:g} x (1 + |z|)): inverse does not undo forward")
+    return fraction, "; ".join(problems) or None
+
+
+def _round_trip(run: DensityRun) -> float:
+    """The share of samples `inverse(z)` that forward maps back to their z (in the mixed query)."""
+    ok = np.zeros(N_SAMPLES, dtype=bool)
+    kept = run.sample_rows >= 0
+    back = run.answers.z[run.sample_rows[kept]]
+    with np.errstate(invalid="ignore"):
+        ok[kept] = np.all(np.abs(back - run.sample_z[kept]) <= INVERSE_TOL * (1 + np.abs(run.sample_z[kept])), axis=1)
+    return float(ok.mean())
 
 
 def _trained_for_reuse(ctx: CheckContext, one_case: bool = False) -> Handle:
@@ -635,23 +793,55 @@ def _trained_for_reuse(ctx: CheckContext, one_case: bool = False) -> Handle:
 @check("4.model_logprob", part="4", points=5, module=P4, timeout_s=30,
        title="RealNVP: log_prob is the change-of-variables formula with forward's autograd Jacobian; inverse undoes forward")
 def check_model_logprob(ctx: CheckContext) -> Outcome:
+    fresh: list[tuple[float, str | None]] = []
+
+    def as_constructed() -> tuple[float, str | None]:
+        fresh.append(_flow_case(ctx, lambda: _fresh_model(ctx, False, 41))())
+        return fresh[-1]
+
+    def perturbed() -> tuple[float, str | None]:
+        try:
+            return _flow_case(ctx, lambda: _fresh_model(ctx, True, 42), perturbed=True)()
+        except Untamed:  # never charged: judged as the model as constructed was
+            return (fresh[0][0] if fresh else 0.0), (f"not judged: at every size from {PERTURB_REL:g} down to {PERTURB_MIN:g} x "
+                                                     "each parameter's scale the perturbed flow's outputs were not finite or beyond "
+                                                     f"|z| ≤ {TAME_Z:g}; scored as the model as constructed")
+
     fraction, lines = per_case([
-        ("RealNVP() as constructed", _flow_case(ctx, lambda: _fresh_model(ctx, False, 41))),
-        (f"RealNVP() with its trainable parameters perturbed (noise {PERTURB_REL:g} x each one's scale: no coupling is the identity)",
-         _flow_case(ctx, lambda: _fresh_model(ctx, True, 42), perturbed=True)),
-        (f"the model train_realnvp returned ({TRAIN_STEPS} steps, see 4.train_nll)", _flow_case(ctx, lambda: _trained_for_reuse(ctx, one_case=True))),
+        ("RealNVP() as constructed", as_constructed),
+        ("RealNVP() with its trainable parameters perturbed (noise up to "
+         f"{PERTURB_REL:g} x each one's scale, smaller while the outputs are not finite and moderate: no coupling is the identity)",
+         perturbed),
+        (f"the model train_realnvp returned ({TRAIN_STEPS} steps, see 4.train_nll), on the mixed query of 4.train_nll",
+         lambda: _trained_flow_case(ctx)),
     ])
-    return Outcome(fraction, "On 256 points (moons and a wider Gaussian), in eval mode: forward's log_det against log|det ∂z/∂x| "
-                             f"(autograd, accepted where it agrees with differences of forward's own values within {JACOBIAN_VERIFY_RTOL:g}), "
-                             "log_prob(x) against log N(z; 0, I) + log|det ∂z/∂x|, and inverse(z) against x "
-                             f"(a third each; tolerance {FLOW_ATOL:g} nats):\n{lines}")
+    return Outcome(fraction, "In eval mode, a third each. Fresh models, on 256 points (moons and a wider Gaussian): forward's "
+                             f"log_det against log|det ∂z/∂x| (autograd, accepted where it agrees with differences of forward's own values "
+                             f"within {JACOBIAN_VERIFY_RTOL:g}), log_prob(x) against log N(z; 0, I) + log|det ∂z/∂x|, inverse(z) against x "
+                             f"(tolerance {FLOW_ATOL:g} nats). The trained model: log_det against differences of z at "
+                             f"≥ {AUDIT_SHARE:.0%} of the points (within {density.AUDIT_TOL:g} nats), log_prob against log N(z) + log_det, "
+                             f"and forward(inverse(z)) = z for {N_SAMPLES} z drawn from the base:\n{lines}")
 
 
 @check("4.sample", part="4", points=2, module=P4, timeout_s=30,
        title="sample(n): shape (n, 2), fresh noise, and forward(sample) is standard normal")
 def check_sample(ctx: CheckContext) -> Outcome:
-    handle = _fresh_model(ctx, True, 43)
-    _forward(ctx, handle, _flow_points(), "RealNVP.forward")  # first use on data: layers initialised lazily (Glow's ActNorm) get it
+    handle = ctx.call("RealNVP", keep=True, seed=43)
+    _evaluation_mode(ctx, handle)
+
+    def accept() -> bool:  # the first use on data comes first: layers initialised lazily (Glow's ActNorm) get it
+        z, log_det = _forward(ctx, handle, _flow_points(), "RealNVP.forward", allow_nan=True)
+        if not tame(z, log_det):
+            return False
+        draw = as_array(ctx.call_method(handle, "sample", N_SAMPLES, seed=SAMPLE_SEED), f"sample({N_SAMPLES})",
+                        shape=(N_SAMPLES, 2), allow_nan=True)
+        return bool(np.all(np.isfinite(draw)) and np.max(np.abs(draw)) <= TAME_Z)
+
+    level = _perturb(ctx, handle, 43, accept)
+    if level is None:  # non-finite samples of a perturbed flow are never charged: judge the model as constructed
+        handle = ctx.call("RealNVP", keep=True, seed=43)
+        _evaluation_mode(ctx, handle)
+        _forward(ctx, handle, _flow_points(), "RealNVP.forward")
     draws = [as_array(ctx.call_method(handle, "sample", N_SAMPLES, seed=seed), f"sample({N_SAMPLES})", shape=(N_SAMPLES, 2))
              for seed in (SAMPLE_SEED, SAMPLE_SEED + 1)]
     problems = []
@@ -664,7 +854,9 @@ def check_sample(ctx: CheckContext) -> Outcome:
         problems.append(f"forward(sample({N_SAMPLES})) has mean {np.round(mean, 2).tolist()} and covariance "
                         f"{np.round(cov, 2).tolist()}, not those of N(0, I): sample should push standard normal noise "
                         "through inverse (the map from latent to data); the base distribution is the standard normal")
-    summary = (f"On RealNVP() with perturbed parameters: sample({N_SAMPLES}) has shape ({N_SAMPLES}, 2) and finite values; "
+    model = ("RealNVP() as constructed (every perturbation made its samples non-finite or huge)" if level is None else
+             f"RealNVP() with perturbed parameters (noise {level:g} x each one's scale)")
+    summary = (f"On {model}: sample({N_SAMPLES}) has shape ({N_SAMPLES}, 2) and finite values; "
                f"mapped back by forward its mean is {np.round(mean, 3).tolist()} and its covariance within "
                f"{np.max(np.abs(cov - np.eye(2))):.3f} of the identity (tolerances {Z_MEAN_TOL:g} and {Z_COV_TOL:g})")
     if problems:
@@ -676,23 +868,35 @@ def check_sample(ctx: CheckContext) -> Outcome:
        title="samples of the trained model lie on the moons and cover both arcs evenly")
 def check_samples_quality(ctx: CheckContext) -> Outcome:
     handle = _trained_for_reuse(ctx)
-    samples = as_array(ctx.call_method(handle, "sample", N_SAMPLES, seed=SAMPLE_SEED), f"sample({N_SAMPLES})", shape=(N_SAMPLES, 2))
-    distance = oracle.arc_distance(samples)
+    run = _density_run(ctx)
+    problem = _smoothness_problem(run, (density.SAMPLE,))
+    share = _round_trip(run)
+    if problem or share < ROUND_TRIP_SHARE:
+        return Outcome(0.0, f"The samples inverse(z) of {N_SAMPLES} z drawn from the base could not be confirmed as the flow's: "
+                            + (problem or f"forward maps only {share:.0%} of them back to their z (within {INVERSE_TOL:g} x (1 + |z|); "
+                                          f"at least {ROUND_TRIP_SHARE:.0%} needed): inverse does not undo forward") + ".")
+    samples = run.samples
+    with np.errstate(invalid="ignore"):
+        distance = np.where(np.isfinite(samples).all(axis=1), oracle.arc_distance(np.nan_to_num(samples)), np.inf)
     near = distance < 3 * NOISE
     share = float(near.mean())
     tv = oracle.coverage_tv(samples[near]) if near.any() else 1.0
     near_fraction = float(np.clip((share - NEAR_ZERO) / (NEAR_FULL - NEAR_ZERO), 0, 1))
     cover_fraction = float(np.clip((COVERAGE_ZERO - tv) / (COVERAGE_ZERO - COVERAGE_FULL), 0, 1))
-    figures = _samples_figure(ctx, handle, samples)
-    lines = [(f"- on the moons: {share:.1%} of sample({N_SAMPLES}) lie within 3σ = {3 * NOISE:g} of an arc (real data: 99.7%); "
+    figures = _samples_figure(ctx, handle, np.nan_to_num(samples, nan=1e3, posinf=1e3, neginf=-1e3))
+    lines = [(f"- on the moons: {share:.1%} of the samples lie within 3σ = {3 * NOISE:g} of an arc (real data: 99.7%); "
               f"full credit at ≥ {NEAR_FULL:.0%}, none at ≤ {NEAR_ZERO:.0%}"),
              f"- coverage: those samples fall on the 12 equal segments of the two arcs with total-variation distance {tv:.3f} "
              f"from the data's even spread; full credit at ≤ {COVERAGE_FULL:g}, none at ≥ {COVERAGE_ZERO:g}"
              + (" (whole parts of the moons are missing or over-weighted)" if cover_fraction < 1 else "")]
-    return Outcome(0.5 * near_fraction + 0.5 * cover_fraction, "Samples of the trained model (half each):\n" + "\n".join(lines), figures)
+    return Outcome(0.5 * near_fraction + 0.5 * cover_fraction,
+                   f"Samples of the trained model, inverse(z) for {N_SAMPLES} z drawn from the base ({run.base}; forward maps "
+                   "them back), "
+                   "half each:\n" + "\n".join(lines), figures)
 
 
 FIGURE_EXTENT = (-1.5, 2.5, -1.0, 1.5)
+FIGURE_MOONS_SEED = 7_321  # public: a figure must not show points drawn from a private seed
 
 
 def _samples_figure(ctx: CheckContext, handle: Handle, samples: np.ndarray) -> tuple[str, ...]:
@@ -702,10 +906,11 @@ def _samples_figure(ctx: CheckContext, handle: Handle, samples: np.ndarray) -> t
     ys = np.linspace(FIGURE_EXTENT[2], FIGURE_EXTENT[3], 101)
     gx, gy = np.meshgrid(xs, ys)
     try:
-        log_p = _log_prob(ctx, handle, np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32), "the figure grid")
+        log_p = per_point(ctx.call_method(handle, "log_prob", np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)),
+                          "log_prob on the figure's grid", gx.size, allow_nan=True)
     except (StudentCodeError, WrongOutput):
         log_p = np.full(gx.size, np.nan)
     path, relative = ctx.figure_path("samples")
-    moons_flow(path, sample_moons(N_SAMPLES, NOISE, seed=ctx.seed("4.held_out", HELD_OUT_SEED) + 1), samples, log_p.reshape(gx.shape), FIGURE_EXTENT,
+    moons_flow(path, sample_moons(N_SAMPLES, NOISE, seed=FIGURE_MOONS_SEED), samples, log_p.reshape(gx.shape), FIGURE_EXTENT,
                "Problem 4: fresh moons, your model's samples, and its log-density")
     return (relative,)
