@@ -279,3 +279,60 @@ def test_rating_scale_gives_the_reference_full_and_noise_nothing():
     assert rating_fraction(0.103, 1, 1430.5)[0] == 0.0  # uniform noise / an untrained network
     middle, parts = rating_fraction(0.375, 4, 950.0)
     assert middle == pytest.approx(0.5) and set(parts) == set(RATING_SCALE)
+
+
+# ---------------------------------------------------------------------------------- prototypes and stateful opponents (issue 19)
+def _class_means() -> torch.Tensor:
+    from grader.mnist import load_mnist
+
+    splits = [load_mnist(split) for split in ("train", "heldout")]
+    digits, labels = torch.cat([x for x, _ in splits]), torch.cat([y for _, y in splits])
+    return digits, labels
+
+
+def _kmeans(points: torch.Tensor, k: int, seed: int, iters: int = 15) -> torch.Tensor:
+    flat = points.reshape(len(points), -1)
+    centres = flat[torch.randperm(len(flat), generator=torch.Generator().manual_seed(seed))[:k]].clone()
+    for _ in range(iters):
+        nearest = torch.cdist(flat, centres).argmin(1)
+        centres = torch.stack([flat[nearest == j].mean(0) if bool((nearest == j).any()) else centres[j] for j in range(k)])
+    return centres.reshape(k, 1, 28, 28)
+
+
+def _blur(images: torch.Tensor) -> torch.Tensor:
+    taps = torch.exp(-torch.arange(-3, 4, dtype=torch.float32) ** 2 / 2)
+    taps = taps / taps.sum()
+    images = torch.nn.functional.conv2d(images, taps.view(1, 1, 1, 7), padding=(0, 3))
+    return torch.nn.functional.conv2d(images, taps.view(1, 1, 7, 1), padding=(3, 0))
+
+
+def prototype_wells(variant: str) -> dict[str, torch.Tensor]:
+    """The state_dict of `tests/corpus/p3/prototype_wells.py` for one variant of the attack (what a student could build)."""
+    digits, labels = _class_means()
+    means = torch.stack([digits[labels == c].mean(0) for c in range(10)])
+    if variant == "class_means":
+        centres = means.repeat(3, 1, 1, 1)  # the net has 30 wells: each class mean three times
+    elif variant == "kmeans_3_per_class":
+        centres = torch.cat([_kmeans(digits[labels == c], 3, c) for c in range(10)])
+    else:  # blurred class means plus a fixed noise pattern, three per class
+        noise = 0.15 * torch.randn(30, 1, 28, 28, generator=torch.Generator().manual_seed(7))
+        centres = (_blur(means.repeat(3, 1, 1, 1)) + noise).clamp(-1, 1)
+    directions = (centres - centres.mean(0, keepdim=True)).flatten(1)
+    directions = directions / directions.norm(dim=1, keepdim=True)
+    offsets = torch.zeros(len(centres))
+    noise = torch.rand(4000, 784, generator=torch.Generator().manual_seed(9)) * 2 - 1
+    for _ in range(300):  # offsets that split chains from uniform noise evenly over the wells
+        share = torch.bincount((noise @ directions.T + offsets).argmax(1), minlength=len(centres)).float() / len(noise)
+        offsets -= 0.5 * (share - 1 / len(centres))
+    return {"centres": centres.contiguous(), "directions": directions, "offsets": offsets, "scale": torch.tensor(0.5)}
+
+
+@pytest.mark.parametrize("variant", ["class_means", "kmeans_3_per_class", "blurred_means_plus_noise"])
+def test_prototype_wells_earn_nothing(tmp_path, variant):
+    state = prototype_wells(variant)
+    folder = patched_submission(tmp_path / "sub", P3, CORPUS / "p3" / "prototype_wells.py")
+    torch.save(state, folder / "p3_energy.pt")
+    result = by_id(grade(folder, tmp_path / "out", ids={"3.checkpoint"}))["3.checkpoint"]
+    assert result.score <= 0.2, result.output  # of 10; the old levels gave the class means 10/10
+    collapsed = int(result.output.split("- collapse: ")[1].split(" of ")[0])
+    assert collapsed >= 190 and "FLAGGED" in result.output, result.output

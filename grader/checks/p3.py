@@ -44,7 +44,8 @@ from grader.checks.registry import Outcome, check
 from grader.oracles import p3 as oracle
 from grader.oracles.p3 import GaussianCase
 from grader.runner.normalize import WrongOutput, as_array, describe
-from grader.runner.sandbox import ArrayValue, Build, Handle, StudentCodeError
+from grader.runner.sandbox import ArrayValue, Build, Handle, Probe, Ref, Sandbox, StudentCodeError
+from grader.runner.session import IMPORT_TIMEOUT_S
 
 P3 = "p3_ebm"
 IMAGE = (1, 28, 28)
@@ -789,8 +790,10 @@ def _energy_figure(ctx: CheckContext, energies: dict[str, np.ndarray]) -> tuple[
 CHECKPOINT = "p3_energy.pt"
 SAMPLES = 200
 SAMPLER_SEED = 0
-# rating -> (noise-like level: 0 credit, full-credit level); linear in between, the fraction is the mean
-RATING_SCALE = {"confidence": (0.15, 0.60), "classes": (1, 7), "frechet": (1300.0, 600.0)}
+# rating -> (noise-like level: 0 credit, full-credit level); linear in between, the fraction is the mean. The full-credit
+# levels sit below the classic CPU recipe's worst sampler seed (the stage-1 reference, persistent chains only: 0.82 / 9 /
+# 337) and far below the shipped reference (0.91-0.94 / 10 / 56-81); docs/p3_calibration.md has both tables.
+RATING_SCALE = {"confidence": (0.15, 0.75), "classes": (1, 9), "frechet": (1300.0, 450.0)}
 
 
 def rating_fraction(confidence: float, classes: int, frechet: float) -> tuple[float, dict[str, float]]:
@@ -805,6 +808,51 @@ def rating_fraction(confidence: float, classes: int, frechet: float) -> tuple[fl
 CHECKPOINT_BUDGET_S = 180  # all the sampler's queries together (x --time-scale)
 QUERY_TIMEOUT_S = 30  # one query (energies and gradients of 200 images: the reference takes ~30 ms); a hang costs this
 CONSTRUCT_TIMEOUT_S = 20  # EnergyNet()
+FRESH_TIMEOUT_S = 60  # a fresh process: import the module, EnergyNet(), load p3_energy.pt, one query of ~350 images
+
+
+@dataclass(frozen=True)
+class Originality:
+    """Which samples are not new images: near-copies of a digit, of a class average, or collapsed onto another sample."""
+
+    digit: np.ndarray  # (n,) RMS distance to the nearest digit the grader holds
+    average: np.ndarray  # (n,) RMS distance to the nearest class average
+    collapse: np.ndarray  # (n,) blurred RMS distance to the nearest other sample of the same predicted class
+
+    @property
+    def flags(self) -> dict[str, np.ndarray]:
+        from grader.oracles.mnist_judge import DUPLICATE_RMS, MEMORISED_RMS, PROTOTYPE_RMS  # noqa: PLC0415
+
+        return {"digit": self.digit < MEMORISED_RMS, "average": self.average < PROTOTYPE_RMS, "collapse": self.collapse < DUPLICATE_RMS}
+
+    @property
+    def flagged(self) -> int:
+        return int(np.sum(np.logical_or.reduce(list(self.flags.values()))))
+
+
+def originality(samples: np.ndarray, mnist_root: str | None) -> Originality:
+    """Distances of `samples` (n, 1, 28, 28) to the grader's digits, their class averages and each other."""
+    import torch  # noqa: PLC0415
+
+    from grader.mnist import load_mnist  # noqa: PLC0415
+    from grader.oracles.mnist_judge import class_averages, collapse_distances, nearest_digit_distances  # noqa: PLC0415
+
+    splits = [load_mnist(split, mnist_root) for split in ("train", "heldout")]
+    digits, labels = torch.cat([images for images, _ in splits]), torch.cat([torch.as_tensor(y) for _, y in splits])
+    x = torch.from_numpy(np.asarray(samples, np.float32))
+    return Originality(nearest_digit_distances(x, digits), nearest_digit_distances(x, class_averages(digits, labels)),
+                       collapse_distances(x))
+
+
+def _answer_arrays(answer: object, n: int, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Energies (n,) and input gradients (n, *shape) from an `energies_and_grads` reply, checked for shape."""
+    if not isinstance(answer, dict):
+        raise WrongOutput(f"the energy query returned {describe(answer)}")
+    energy = as_array(answer.get("energy"), "EnergyNet()(x) with p3_energy.pt loaded", allow_nan=True)
+    if energy.size != n:
+        raise WrongOutput(f"EnergyNet()(x) with p3_energy.pt loaded has shape {energy.shape} for {n} images; the contract says ({n},)")
+    grad = as_array(answer.get("grad"), "the energy's input gradient", shape=(n, *shape), allow_nan=True)
+    return energy.reshape(-1), np.nan_to_num(grad, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def _checkpoint_query(ctx: CheckContext, net: Handle, deadline: float) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
@@ -815,24 +863,25 @@ def _checkpoint_query(ctx: CheckContext, net: Handle, deadline: float) -> Callab
         left = (deadline - time.monotonic()) / scale
         if left <= 0:
             raise StudentCodeError("timeout", f"sampling did not finish within {CHECKPOINT_BUDGET_S * scale:.0f} s (time limit)")
-        answer = ctx.probe("energies_and_grads", net, x, timeout_s=min(left, QUERY_TIMEOUT_S))
-        if not isinstance(answer, dict):
-            raise WrongOutput(f"the energy query returned {describe(answer)}")
-        energy = as_array(answer.get("energy"), "EnergyNet()(x) with p3_energy.pt loaded", allow_nan=True)
-        if energy.size != len(x):
-            raise WrongOutput(f"EnergyNet()(x) with p3_energy.pt loaded has shape {energy.shape} for {len(x)} images; the contract says ({len(x)},)")
-        grad = as_array(answer.get("grad"), "the energy's input gradient", shape=x.shape, allow_nan=True)
-        return energy.reshape(-1), np.nan_to_num(grad, nan=0.0, posinf=0.0, neginf=0.0)
+        return _answer_arrays(ctx.probe("energies_and_grads", net, x, timeout_s=min(left, QUERY_TIMEOUT_S)), len(x), x.shape[1:])
     return query
+
+
+def _fresh_answers(ctx: CheckContext, box: Sandbox, path: str, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Energies and input gradients of `batch`, asked of `box`: a process that imports the submission, builds EnergyNet(),
+    loads p3_energy.pt and answers this one query, having seen nothing else (docs/threat_model/p3.md)."""
+    source = ctx.submission.modules[P3]
+    box.import_module(P3, source.path, IMPORT_TIMEOUT_S)
+    net = box.call(Ref(P3, "EnergyNet"), keep=True, timeout_s=CONSTRUCT_TIMEOUT_S)
+    report = box.call(Probe("load_checkpoint"), net, path, device=ctx.options.device, timeout_s=CONSTRUCT_TIMEOUT_S)
+    if not isinstance(report, dict) or report.get("problem"):
+        raise WrongOutput(f"loading p3_energy.pt again answered {describe(report)}")
+    return _answer_arrays(box.call(Probe("energies_and_grads"), net, batch, timeout_s=FRESH_TIMEOUT_S), len(batch), batch.shape[1:])
 
 
 @check("3.checkpoint", part="3", points=10, module=P3, timeout_s=180,
        title="p3_energy.pt: loads into your EnergyNet; samples from the grader's Langevin sampler rated by a digit classifier")
 def check_checkpoint(ctx: CheckContext) -> Outcome:
-    from grader.mnist import load_mnist  # noqa: PLC0415 - torch only when Problem 3 runs
-    from grader.oracles.mnist_judge import (  # noqa: PLC0415
-        MEMORISED_ALLOWANCE, MEMORISED_RMS, SAMPLER, drive_langevin, memorisation_factor, nearest_digit_distances, rate_samples)
-
     path = ctx.submission.file(CHECKPOINT)
     if path is None:
         return Outcome(0.0, f"{CHECKPOINT} is not in the submission: hand in the state_dict of your trained EnergyNet "
@@ -844,10 +893,23 @@ def check_checkpoint(ctx: CheckContext) -> Outcome:
         if not torch.cuda.is_available():
             return Outcome(0.0, f"grader configuration: --device {device} was given but CUDA is not available on this "
                                 "machine; grade again with --device cpu (this is not the submission's fault).")
+    # Two fresh processes of this submission (the session's own constructor: same staged copy, limits and group), started
+    # now so that their start-up overlaps the chain; each is asked once, at the end, and closed.
+    fresh = [ctx.modules._new_box() for _ in range(2)]  # noqa: SLF001 - not registered: no other check may reuse them
+    try:
+        return _judge_checkpoint(ctx, str(path), fresh)
+    finally:
+        for box in fresh:
+            box.close()
+
+
+def _judge_checkpoint(ctx: CheckContext, path: str, fresh: list[Sandbox]) -> Outcome:
+    from grader.oracles.mnist_judge import MEMORISED_ALLOWANCE, SAMPLER, drive_langevin, memorisation_factor, rate_samples  # noqa: PLC0415
+
     net = ctx.call("EnergyNet", keep=True, timeout_s=CONSTRUCT_TIMEOUT_S)
     if not isinstance(net, Handle):
         return Outcome(0.0, f"EnergyNet() gave {describe(net)}, not a model")
-    report = ctx.probe("load_checkpoint", net, str(path), device=device)
+    report = ctx.probe("load_checkpoint", net, path, device=ctx.options.device)
     if not isinstance(report, dict):
         return Outcome(0.0, f"loading p3_energy.pt into EnergyNet() answered {describe(report)}")
     if report.get("grader_error"):
@@ -856,44 +918,59 @@ def check_checkpoint(ctx: CheckContext) -> Outcome:
         return Outcome(0.0, f"{report['problem']}.")
     deadline = time.monotonic() + CHECKPOINT_BUDGET_S * ctx.options.limits.time_scale
     run = drive_langevin(_checkpoint_query(ctx, net, deadline), SAMPLES, seed=ctx.seed("3.sampler", SAMPLER_SEED), **SAMPLER)
-    if run.problem:
+    try:
+        answers = tuple(_fresh_answers(ctx, box, path, batch) for box, batch in zip(fresh, run.audit.batches))
+        problem = run.audit.judge(answers)
+    except (StudentCodeError, WrongOutput) as error:
+        problem = f"a fresh process asked for energies and gradients failed ({error})"
+    if problem:
         return Outcome(0.0, f"The grader samples p3_energy.pt itself and asks your EnergyNet only for energies and "
-                            f"their input gradients, which it cross-checks; a cross-check failed, so the samples cannot be "
-                            f"trusted: {run.problem}.")
+                            f"their input gradients, which it cross-checks in fresh processes that never saw the chain; a "
+                            f"cross-check failed, so the samples cannot be trusted: {problem}.")
     samples = run.samples.numpy().astype(np.float64)
-    import torch  # noqa: PLC0415
-
     rating = rate_samples(run.samples)
     quality, parts = rating_fraction(rating.mean_confidence, rating.n_classes, rating.frechet)
-    digits = np.concatenate([load_mnist(split, ctx.options.mnist_root)[0].numpy() for split in ("train", "heldout")])
-    distances = nearest_digit_distances(run.samples, torch.from_numpy(digits))
-    copies = int(np.sum(distances < MEMORISED_RMS))
-    factor = memorisation_factor(copies, SAMPLES)
-    fraction = quality * factor
+    found = originality(samples, ctx.options.mnist_root)
+    factor = memorisation_factor(found.flagged, SAMPLES)
     notes = "".join(f" Note: {note}." for note in report.get("notes", []) if isinstance(note, str))
     nans = int(np.sum(~np.isfinite(samples)))
     if nans:
         notes += f" {nans} sample values were NaN/inf (rated as black pixels)."
-    full = RATING_SCALE
-    lines = [f"- mean classifier confidence {rating.mean_confidence:.3f} (noise ≈ 0.10, full credit ≥ {full['confidence'][1]:g}; "
-             f"the reference's checkpoint ≈ 0.82)",
-             f"- digit classes among the argmaxes (≥ {rating.min_count} samples each): {rating.n_classes} of 10 "
-             f"(noise 1, full credit ≥ {full['classes'][1]}; the reference 9); histogram 0-9: {list(rating.class_histogram)}",
-             f"- Fréchet distance of the classifier's features to held-out digits {rating.frechet:.0f} (noise ≈ 1,430, "
-             f"full credit ≤ {full['frechet'][1]:g}; the reference ≈ 320; 200 real digits ≈ 20)",
-             f"- memorisation: {copies} of {SAMPLES} samples are near-copies of MNIST digits the grader holds (root-mean-square "
-             f"pixel distance to the nearest one below {MEMORISED_RMS:g}, which 1 % of new real digits are; the reference's "
-             f"samples are ≥ 0.27 away; smallest here {float(np.min(distances)):.3f}; up to {MEMORISED_ALLOWANCE:.0%} cost "
-             "nothing)" + (f": FLAGGED, the sample-quality credit is multiplied by {factor:.2f}" if factor < 1 else ": ok")]
     figures = _samples_figure(ctx, samples, rating.mean_confidence, rating.n_classes, rating.frechet)
-    return Outcome(fraction, f"{SAMPLES} chains of {SAMPLER['n_steps']} SGLD steps from uniform noise, run by the grader, on "
-                             f"your EnergyNet with p3_energy.pt loaded (step_size {SAMPLER['step_size']:g}, noise_std "
-                             f"{SAMPLER['noise_std']:g}, grad_clip {SAMPLER['grad_clip']:g}: the settings the template states; "
-                             "your process is asked only for energies and input gradients, cross-checked by finite "
-                             "differences), rated by the grader's digit classifier; each rating scores linearly from the "
-                             "noise level (0) to the full-credit level, and the check gets their mean "
-                             f"({', '.join(f'{k} {v:.2f}' for k, v in parts.items())}), reduced when more than "
-                             f"{MEMORISED_ALLOWANCE:.0%} of the samples are copies of digits.{notes}\n" + "\n".join(lines), figures)
+    return Outcome(quality * factor, f"{SAMPLES} chains of {SAMPLER['n_steps']} SGLD steps from uniform noise, run by the grader, "
+                                     f"on your EnergyNet with p3_energy.pt loaded (step_size {SAMPLER['step_size']:g}, noise_std "
+                                     f"{SAMPLER['noise_std']:g}, grad_clip {SAMPLER['grad_clip']:g}: the settings the template "
+                                     "states; your process is asked only for energies and input gradients, cross-checked by "
+                                     "finite differences and asked again in fresh processes), rated by the grader's digit "
+                                     "classifier; each rating scores linearly from the noise level (0) to the full-credit "
+                                     f"level, and the check gets their mean ({', '.join(f'{k} {v:.2f}' for k, v in parts.items())}), "
+                                     f"reduced when more than {MEMORISED_ALLOWANCE:.0%} of the samples are copies (of a digit or "
+                                     f"of a class average) or collapsed onto another sample.{notes}\n"
+                                     + "\n".join(_rating_lines(rating, found, factor)), figures)
+
+
+def _rating_lines(rating: object, found: Originality, factor: float) -> list[str]:
+    from grader.oracles.mnist_judge import BLUR_PX, DUPLICATE_RMS, MEMORISED_ALLOWANCE, MEMORISED_RMS, PROTOTYPE_RMS  # noqa: PLC0415
+
+    full = RATING_SCALE
+    flags = found.flags
+    smallest = lambda values: f"{float(np.min(values)):.3f}" if np.isfinite(values).any() else "none"  # noqa: E731
+    return [f"- mean classifier confidence {rating.mean_confidence:.3f} (noise ≈ 0.10, full credit ≥ {full['confidence'][1]:g}; "
+            "the reference's checkpoint ≈ 0.91)",
+            f"- digit classes among the argmaxes (≥ {rating.min_count} samples each): {rating.n_classes} of 10 "
+            f"(noise 1, full credit ≥ {full['classes'][1]}; the reference 10); histogram 0-9: {list(rating.class_histogram)}",
+            f"- Fréchet distance of the classifier's features to held-out digits {rating.frechet:.0f} (noise ≈ 1,430, "
+            f"full credit ≤ {full['frechet'][1]:g}; the reference ≈ 65; 200 real digits ≈ 20)",
+            f"- copies of digits: {int(flags['digit'].sum())} of {SAMPLES} samples are near-copies of MNIST digits the grader "
+            f"holds (root-mean-square pixel distance below {MEMORISED_RMS:g}, which 1 % of new real digits are; smallest "
+            f"here {smallest(found.digit)})",
+            f"- copies of class averages: {int(flags['average'].sum())} of {SAMPLES} samples lie within {PROTOTYPE_RMS:g} of the "
+            f"mean image of a digit class (no real digit does; smallest here {smallest(found.average)})",
+            f"- collapse: {int(flags['collapse'].sum())} of {SAMPLES} samples are the same image as another sample of their "
+            f"class up to pixel noise (distance below {DUPLICATE_RMS:g} after a {BLUR_PX:g}-pixel blur; 1 % of real digits' "
+            f"nearest neighbours are below 0.074; smallest here {smallest(found.collapse)})",
+            f"- {found.flagged} of {SAMPLES} samples flagged in all (up to {MEMORISED_ALLOWANCE:.0%} cost nothing)"
+            + (f": FLAGGED, the sample-quality credit is multiplied by {factor:.2f}" if factor < 1 else ": ok")]
 
 
 REFERENCE_SAMPLES = "p3_reference_samples.npz"  # 64 samples of the reference checkpoint (benchmarks/bench_p3.py writes it)
