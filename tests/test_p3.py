@@ -200,7 +200,7 @@ def test_a_checkpoint_that_stores_training_digits_is_flagged_and_earns_nothing(t
     result = by_id(grade(folder, tmp_path / "out", ids={"3.checkpoint"}))["3.checkpoint"]
     assert "200 of 200 samples are near-copies" in result.output and "FLAGGED" in result.output, result.output
     assert result.score == 0.0, result.output
-    assert "(confidence 1.00, classes 1.00, frechet 1.00)" in result.output  # without the flag: full sample credit
+    assert "(confidence 1.00, classes 0.75, frechet 1.00)" in result.output  # without the flag: most of the sample credit
 
 
 # ---------------------------------------------------------------------------------- hostile (issue 9)
@@ -275,9 +275,11 @@ def test_cd_loss_gradient_oracle_against_finite_differences():
 
 
 def test_rating_scale_gives_the_reference_full_and_noise_nothing():
-    assert rating_fraction(0.82, 9, 340.0)[0] == 1.0  # the reference checkpoint, worst of three sampler seeds
+    assert rating_fraction(0.912, 10, 81.0)[0] == 1.0  # the shipped reference checkpoint, worst of three sampler seeds
     assert rating_fraction(0.103, 1, 1430.5)[0] == 0.0  # uniform noise / an untrained network
-    middle, parts = rating_fraction(0.375, 4, 950.0)
+    assert rating_fraction(0.819, 9, 337.0)[0] == 1.0  # the classic CPU recipe (stage-1 reference), its worst seed
+    assert rating_fraction(0.969, 8, 560.0)[0] < 0.95  # wells at the class means, before any copy is flagged
+    middle, parts = rating_fraction(0.45, 5, 875.0)
     assert middle == pytest.approx(0.5) and set(parts) == set(RATING_SCALE)
 
 
@@ -336,3 +338,23 @@ def test_prototype_wells_earn_nothing(tmp_path, variant):
     assert result.score <= 0.2, result.output  # of 10; the old levels gave the class means 10/10
     collapsed = int(result.output.split("- collapse: ")[1].split(" of ")[0])
     assert collapsed >= 190 and "FLAGGED" in result.output, result.output
+
+
+@pytest.mark.parametrize("opponent", ["checkpoint_answers_from_memory", "checkpoint_recognises_fresh"])
+def test_stateful_checkpoint_answers_gain_nothing(tmp_path, opponent):
+    """Both opponents' honest answers sample noise (an untrained network scores 0, test_untrained_checkpoint_scores_zero);
+    steering the chain from memory, or only where no check is expected, scores no more."""
+    from reference.p3_ebm import EnergyNet
+
+    digits, labels = _class_means()
+    state = {"centres": torch.stack([digits[labels == c].mean(0) for c in range(10)])}
+    if opponent == "checkpoint_recognises_fresh":
+        torch.manual_seed(0)
+        state.update(EnergyNet().state_dict())
+    folder = patched_submission(tmp_path / "sub", P3, CORPUS / "p3" / f"{opponent}.py")
+    torch.save(state, folder / "p3_energy.pt")
+    result = by_id(grade(folder, tmp_path / "out", ids={"3.checkpoint"}))["3.checkpoint"]
+    assert result.score == 0.0, result.output
+    reason = {"checkpoint_answers_from_memory": "do not match the energies",
+              "checkpoint_recognises_fresh": "asked again in a fresh process that never saw the chain got different"}[opponent]
+    assert "cross-check failed" in result.output and reason in result.output, result.output
