@@ -54,13 +54,17 @@ def test_code_checks_are_deterministic(tmp_path):
 # case -> ({check id: expected score}, substring of the feedback of the first check listed)
 MISTAKES = {
     # 3.sgld_step: 4 equal cases (3 exact steps, fresh noise on a flat energy); side effects are advice, not scored
-    "sgld_ascent": ({"3.sgld_step": 1.5, "3.langevin": 0.0}, "gradient ascent"),
+    # the loop of an ascending step is right on the noise-free path (replayed); the chains' law is judged against the contract
+    "sgld_ascent": ({"3.sgld_step": 1.5, "3.langevin": 4 / 3}, "gradient ascent"),
     "noise_omitted": ({"3.sgld_step": 0.0, "3.langevin": 4.0}, "the noise term is missing"),  # charged once (issue 11)
     "param_gradient": ({"3.sgld_step": 1.5}, "gradient with respect to the energy's parameters"),
     "backward_side_effects": ({"3.sgld_step": 6.0, "3.langevin": 4.0}, "parameter gradients were changed"),
     "buffer_never_reinit": ({"3.buffer": 2.0}, "no row was re-initialised"),
     "buffer_hardcoded_rate": ({"3.buffer": 2.0}, "that is reinit_prob = 0.05, not the 0.3 passed in"),
     "buffer_unbounded": ({"3.buffer": 3.0}, "more than capacity = 50"),
+    "buffer_keeps_oldest": ({"3.buffer": 3.0}, "only 0 of the 80 rows just pushed are ever sampled: push(x) must store x"),
+    # two mistakes in one step, named together; the loop of that step is right and not charged again (issue 21)
+    "sgld_clip_and_clamp_skipped": ({"3.sgld_step": 1.5, "3.langevin": 4.0}, "two mistakes at once"),
     "loss_sign_flipped": ({"3.cd_loss": 0.0}, "the contrastive term has the wrong sign"),
     "no_regulariser": ({"3.cd_loss": 1.0}, "regulariser alpha * (mean E(x_real)² + mean E(x_fake)²) is missing"),
     "alpha_ignored": ({"3.cd_loss": 1.0}, "alpha = 0.5 was ignored"),
@@ -84,6 +88,23 @@ def test_noise_omitted_is_named_in_every_failing_case(tmp_path):
     assert results["3.sgld_step"].output.count("the noise term is missing") == 3
     assert "no noise was added" in results["3.sgld_step"].output
     assert "Your sgld_step adds no noise (charged in 3.sgld_step)" in results["3.langevin"].output  # the loop is right
+
+
+def test_compound_step_mistake_is_named_and_charged_once(tmp_path):
+    folder = patched_submission(tmp_path / "sub", P3, CORPUS / "p3" / "sgld_clip_and_clamp_skipped.py")
+    results = by_id(grade(folder, tmp_path / "out", ids={"3.sgld_step", "3.langevin"}))
+    step = results["3.sgld_step"].output
+    assert step.count("two mistakes at once: the result is not clamped to [-1, 1]; and grad_clip was not applied") == 2, step
+    assert "differs from" not in step, step
+    assert "caused by 3.sgld_step" in results["3.langevin"].output, results["3.langevin"].output
+
+
+@pytest.mark.parametrize("case, check_id", [("library_sampler_loop", "3.langevin"), ("chain_writeback_buffer", "3.buffer")])
+def test_library_styles_get_full_marks(tmp_path, case, check_id):
+    """A JEM/IGEBM-style in-place sampler loop, and a buffer that writes chains back into the slots they came from."""
+    folder = patched_submission(tmp_path / "sub", P3, CORPUS / "p3" / f"{case}.py")
+    result = by_id(grade(folder, tmp_path / "out", ids={check_id}))[check_id]
+    assert result.score == result.max_score, result.output
 
 
 def test_correct_alternative_scores_full_on_the_code_checks(tmp_path):

@@ -32,6 +32,7 @@ docs/p3_calibration.md for the tables):
 from __future__ import annotations
 
 import functools
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -109,8 +110,21 @@ NOISE_FIRST = ("the noise is added before the gradient is taken (x + noise_std *
 NOISE_FIRST_CREDIT = 0.5  # a legitimate Langevin discretisation in another order: half of each exact-value case
 
 
+def step_mistakes(with_clip: bool) -> list[tuple[dict, str]]:
+    """The classic single mistakes of an SGLD step as `oracle.sgld_expected` switches, with the message naming each."""
+    mistakes = [(dict(ascent=True), "gradient ascent: the step goes up the energy (x + step_size * g); Langevin "
+                                    "dynamics moves down it: x - step_size * g"),
+                (dict(use_noise=False), "the noise term is missing: the result equals the noise-free step "
+                                        "clamp(x - step_size * g, -1, 1); add noise_std * noise"),
+                (dict(clamp=False), "the result is not clamped to [-1, 1]")]
+    if with_clip:
+        mistakes += [(dict(clip=None), "grad_clip was not applied: clamp g elementwise to [-grad_clip, grad_clip]"),
+                     (dict(clip_update=True), "the clip was applied to step_size * g instead of to g")]
+    return mistakes
+
+
 def diagnose_step(student: np.ndarray, sc: StepCase) -> str | None:
-    """None if `student` is the SGLD step of `sc`; otherwise the most specific diagnosis."""
+    """None if `student` is the SGLD step of `sc`; otherwise the most specific diagnosis: one classic mistake, else two at once."""
     def error(other: np.ndarray) -> float:
         return float(np.max(np.abs(student - other)))
 
@@ -118,20 +132,22 @@ def diagnose_step(student: np.ndarray, sc: StepCase) -> str | None:
         return None
     if noise_first_step(student, sc):
         return NOISE_FIRST
-    mistakes = [(dict(ascent=True), "gradient ascent: the step goes up the energy (x + step_size * g); Langevin "
-                                    "dynamics moves down it: x - step_size * g"),
-                (dict(use_noise=False), "the noise term is missing: the result equals the noise-free step "
-                                        "clamp(x - step_size * g, -1, 1); add noise_std * noise"),
-                (dict(clamp=False), "the result is not clamped to [-1, 1]")]
-    if sc.clip is not None:
-        mistakes += [(dict(clip=None), "grad_clip was not applied: clamp g elementwise to [-grad_clip, grad_clip]"),
-                     (dict(clip_update=True), "the clip was applied to step_size * g instead of to g")]
-    for mistake, message in mistakes:
+    x, eps = sc.x.astype(np.float64), sc.eps.astype(np.float64)
+
+    def candidate(mistake: dict) -> np.ndarray:
         kwargs = dict(mistake)
         clip = kwargs.pop("clip", sc.clip)
-        candidate = oracle.sgld_expected(sc.x.astype(np.float64), sc.case, sc.eta, sc.sigma, sc.eps.astype(np.float64), clip, **kwargs)
-        if error(candidate) <= STEP_ATOL:
+        return oracle.sgld_expected(x, sc.case, sc.eta, sc.sigma, eps, clip, **kwargs)
+
+    mistakes = step_mistakes(sc.clip is not None)
+    for mistake, message in mistakes:
+        if error(candidate(mistake)) <= STEP_ATOL:
             return message
+    for (first, first_message), (second, second_message) in itertools.combinations(mistakes + [(dict(noise_first=True), NOISE_FIRST)], 2):
+        if set(first) & set(second) or {"clip", "clip_update"} <= set(first) | set(second):
+            continue  # the same switch twice, or a clip both ignored and misplaced
+        if error(candidate({**first, **second})) <= STEP_ATOL:
+            return f"two mistakes at once: {first_message}; and {second_message}"
     inside = np.abs(student) < 1 - 1e-6
     shift = (sc.x + sc.sigma * sc.eps - student)[inside]
     if shift.size and np.ptp(shift) <= 1e-4 * max(1.0, float(np.max(np.abs(shift)))) and abs(float(shift.mean())) > 1e-6:
@@ -371,6 +387,22 @@ RULE_NOTES = {
 }
 
 
+CAUSED_BY_STEP = ("the loop is right: it equals {n} calls of your own sgld_step (noise_std 0), and the path differs from "
+                  "the exact one only through your sgld_step's mistake (caused by 3.sgld_step, charged there)")
+
+
+def replayed_path(ctx: CheckContext, case: GaussianCase, x0: np.ndarray, n_steps: int, eta: float,
+                  clip: float | None) -> list[np.ndarray]:
+    """The states x_0 .. x_n of `n_steps` calls of the student's own `sgld_step` with noise_std 0, each call's output
+    fed to the next: what a `langevin_sample` that loops that step must return (whatever the step's mistakes)."""
+    kwargs = {} if clip is None else {"grad_clip": clip}
+    states = [x0.astype(np.float32)]
+    for _ in range(n_steps):
+        value = ctx.call("sgld_step", states[-1], _build(case), eta, 0.0, **kwargs)
+        states.append(as_array(value, "sgld_step(x, energy, ...)", shape=x0.shape).astype(np.float32))
+    return states
+
+
 def _path_case(ctx: CheckContext) -> Callable[[], tuple[float, str | None]]:
     case, x0, n_steps, eta, clip = chain_cases()["path"]
 
@@ -381,6 +413,9 @@ def _path_case(ctx: CheckContext) -> Callable[[], tuple[float, str | None]]:
         close = lambda other: float(np.max(np.abs(student - other))) <= CHAIN_ATOL  # noqa: E731
         if close(oracle.clipped_descent_path(x, case, n_steps, eta, clip)):
             return 1.0, None
+        problem = _loop_of_own_step(ctx, student, case, x0, n_steps, eta, clip)
+        if problem is not None:
+            return problem
         for k in range(0, 2 * n_steps + 1):
             if k != n_steps and close(oracle.clipped_descent_path(x, case, k, eta, clip)):
                 return 0.0, f"matches {k} SGLD steps, not n_steps = {n_steps}"
@@ -390,6 +425,36 @@ def _path_case(ctx: CheckContext) -> Callable[[], tuple[float, str | None]]:
             return 0.0, "the chain climbs the energy (gradient ascent)"
         return 0.0, f"differs from the exact path (largest difference {np.max(np.abs(student - oracle.clipped_descent_path(x, case, n_steps, eta, clip))):.3g})"
     return run
+
+
+def _loop_of_own_step(ctx: CheckContext, student: np.ndarray, case: GaussianCase, x0: np.ndarray, n_steps: int, eta: float,
+                      clip: float | None) -> tuple[float, str] | None:
+    """The path case judged on the loop's own logic: the student's `sgld_step` replayed (noise off) from the parent.
+
+    A loop that equals n_steps calls of the student's own step is right, whatever that step gets wrong (3.sgld_step
+    charges the step): full credit, saying so. A loop of the wrong count, or that drops grad_clip, is named as such.
+    None when the loop does not match any replay (the caller's diagnoses follow), or when the step does not move x
+    (a loop that returns x0 is not credited for looping a step that does nothing).
+    """
+    try:
+        states = replayed_path(ctx, case, x0, 2 * n_steps, eta, clip)
+    except (StudentCodeError, WrongOutput):
+        return None
+    close = lambda other: float(np.max(np.abs(student - other))) <= CHAIN_ATOL  # noqa: E731
+    if float(np.max(np.abs(states[1] - states[0]))) <= CHAIN_ATOL:
+        return None
+    if close(states[n_steps]):
+        return 1.0, CAUSED_BY_STEP.format(n=n_steps)
+    for k, state in enumerate(states):
+        if k != n_steps and close(state):
+            return 0.0, f"matches {k} calls of your own sgld_step, not n_steps = {n_steps}"
+    try:
+        unclipped = replayed_path(ctx, case, x0, n_steps, eta, None)[-1]
+    except (StudentCodeError, WrongOutput):
+        return None
+    if close(unclipped):
+        return 0.0, "grad_clip was not applied: pass it on to every sgld_step (judged against your own sgld_step without it)"
+    return None
 
 
 @check("3.langevin", part="3", points=4, module=P3, timeout_s=20,
@@ -450,7 +515,17 @@ def _stored_noise(rows: np.ndarray) -> np.ndarray:
     return repeated
 
 
+CAPACITY_DRAWS = 3_000  # rows sampled after each push: a stored row of 50 is missed with probability (49/50)^3000 < 1e-26
+NEWEST_KEPT = 0.5  # the share of the latest push (up to capacity) that must be stored: random slots that collide lose ~20 %
+
+
 def _capacity_case(ctx: CheckContext) -> Callable[[], tuple[float, str | None]]:
+    """Capacity and eviction: never more than `capacity` different stored rows, and each push stored.
+
+    The eviction rule is the student's choice (docs/DECISIONS.md: oldest first, random slots, or the slots the last
+    sample came from); what the contract fixes is that push(x) stores x, so once the buffer is full new rows must
+    replace old ones, not be dropped.
+    """
     capacity, batches = 50, (30, 40, 80)
 
     def run() -> tuple[float, str | None]:
@@ -460,21 +535,28 @@ def _capacity_case(ctx: CheckContext) -> Callable[[], tuple[float, str | None]]:
             codes = np.arange(pushed, pushed + batch)
             ctx.call_method(buffer, "push", np.broadcast_to((2 + codes / 256).reshape(-1, 1, 1, 1), (batch, *IMAGE)).astype(np.float32))
             pushed += batch
-            rows = _rows(ctx.call_method(buffer, "sample", 600, seed=pushed), 600, IMAGE, "sample(600)")
+            rows = _rows(ctx.call_method(buffer, "sample", CAPACITY_DRAWS, seed=pushed), CAPACITY_DRAWS, IMAGE, f"sample({CAPACITY_DRAWS})")
             code = (rows[:, 0] - 2) * 256
             coded = (np.ptp(rows, axis=1) == 0) & (code == np.round(code)) & (code >= 0) & (code < pushed)
             prefilled = _stored_noise(rows)  # noise the buffer was filled with at construction: stored rows too
             fresh = _noise_rows(rows) & ~prefilled
             if fresh.sum() > FRESH_REPEATS_ALLOWED:
-                return 0.0, (f"with reinit_prob = 0, {int(fresh.sum())} of 600 sampled rows are fresh noise (each seen once, "
-                             "so not stored): the reinit_prob passed in is not used")
+                return 0.0, (f"with reinit_prob = 0, {int(fresh.sum())} of {CAPACITY_DRAWS} sampled rows are fresh noise (each "
+                             "seen once, so not stored): the reinit_prob passed in is not used")
             stray = ~(coded | _noise_rows(rows))
             if stray.any():
-                return 0.0, (f"after pushing {pushed} rows, with reinit_prob = 0, {int(stray.sum())} of 600 sampled rows "
-                             "are neither noise nor rows that were pushed")
-            seen = len(np.unique(rows[coded, 0])) + len(np.unique(rows[prefilled], axis=0))
+                return 0.0, (f"after pushing {pushed} rows, with reinit_prob = 0, {int(stray.sum())} of {CAPACITY_DRAWS} sampled "
+                             "rows are neither noise nor rows that were pushed")
+            seen_codes = np.unique(np.round(code[coded]).astype(int))
+            seen = len(seen_codes) + len(np.unique(rows[prefilled], axis=0))
             if seen > capacity:
-                return 0.0, f"after pushing {pushed} rows, 600 samples hold {seen} different stored rows: more than capacity = {capacity}"
+                return 0.0, (f"after pushing {pushed} rows, {CAPACITY_DRAWS} samples hold {seen} different stored rows: more "
+                             f"than capacity = {capacity}")
+            newest = int(np.sum(seen_codes >= pushed - batch))
+            if newest < NEWEST_KEPT * min(batch, capacity):
+                return 0.0, (f"after pushing {pushed} rows (capacity {capacity}), only {newest} of the {batch} rows just "
+                             f"pushed are ever sampled: push(x) must store x; once the buffer is full, new rows replace old "
+                             "ones (the oldest, random slots, or the slots last sampled), they are not dropped")
         return 1.0, None
     return run
 
@@ -513,7 +595,7 @@ def _rate_case(ctx: CheckContext, p: float) -> Callable[[], tuple[float, str | N
        title="ReplayBuffer: noise while empty, capacity never exceeded, re-initialisation rate (binomial test)")
 def check_buffer(ctx: CheckContext) -> Outcome:
     cases = [("sample(64) of an empty buffer: (64, 1, 28, 28) uniform noise in [-1, 1]", _empty_case(ctx)),
-             ("capacity 50, pushes of 30, 40 and 80 rows: never more than 50 different rows sampled", _capacity_case(ctx)),
+             ("capacity 50, pushes of 30, 40 and 80 rows: never more than 50 different rows sampled, and each push stored", _capacity_case(ctx)),
              ("re-initialisation rate, reinit_prob = 0.05", _rate_case(ctx, 0.05)),
              ("re-initialisation rate, reinit_prob = 0.3", _rate_case(ctx, 0.3))]
     fraction, lines = per_case(cases)
