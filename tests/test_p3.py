@@ -333,8 +333,10 @@ def prototype_wells(variant: str) -> dict[str, torch.Tensor]:
     """The state_dict of `tests/corpus/p3/prototype_wells.py` for one variant of the attack (what a student could build)."""
     digits, labels = _class_means()
     means = torch.stack([digits[labels == c].mean(0) for c in range(10)])
-    if variant == "class_means":
+    radius = 0.0
+    if variant in ("class_means", "flat_bottomed_class_means"):
         centres = means.repeat(3, 1, 1, 1)  # the net has 30 wells: each class mean three times
+        radius = 0.3 * 28.0 if variant == "flat_bottomed_class_means" else 0.0  # RMS 0.3 per pixel
     elif variant == "kmeans_3_per_class":
         centres = torch.cat([_kmeans(digits[labels == c], 3, c) for c in range(10)])
     else:  # blurred class means plus a fixed noise pattern, three per class
@@ -347,18 +349,24 @@ def prototype_wells(variant: str) -> dict[str, torch.Tensor]:
     for _ in range(300):  # offsets that split chains from uniform noise evenly over the wells
         share = torch.bincount((noise @ directions.T + offsets).argmax(1), minlength=len(centres)).float() / len(noise)
         offsets -= 0.5 * (share - 1 / len(centres))
-    return {"centres": centres.contiguous(), "directions": directions, "offsets": offsets, "scale": torch.tensor(0.5)}
+    return {"centres": centres.contiguous(), "directions": directions, "offsets": offsets, "scale": torch.tensor(0.5),
+            "radius": torch.tensor(radius)}
 
 
-@pytest.mark.parametrize("variant", ["class_means", "kmeans_3_per_class", "blurred_means_plus_noise"])
+# variant -> (most points of 10 it may keep, fewest samples of 200 flagged); the old levels gave the class means 10/10
+PROTOTYPE_ATTACKS = {"class_means": (0.2, 190), "kmeans_3_per_class": (0.2, 190), "blurred_means_plus_noise": (0.2, 190),
+                     "flat_bottomed_class_means": (4.0, 100)}  # wide flat wells escape collapse, not the class averages
+
+
+@pytest.mark.parametrize("variant", sorted(PROTOTYPE_ATTACKS))
 def test_prototype_wells_earn_nothing(tmp_path, variant):
-    state = prototype_wells(variant)
+    most, fewest = PROTOTYPE_ATTACKS[variant]
     folder = patched_submission(tmp_path / "sub", P3, CORPUS / "p3" / "prototype_wells.py")
-    torch.save(state, folder / "p3_energy.pt")
+    torch.save(prototype_wells(variant), folder / "p3_energy.pt")
     result = by_id(grade(folder, tmp_path / "out", ids={"3.checkpoint"}))["3.checkpoint"]
-    assert result.score <= 0.2, result.output  # of 10; the old levels gave the class means 10/10
-    collapsed = int(result.output.split("- collapse: ")[1].split(" of ")[0])
-    assert collapsed >= 190 and "FLAGGED" in result.output, result.output
+    assert result.score <= most, result.output
+    flagged = int(result.output.split("samples flagged in all")[0].rsplit("- ", 1)[1].split(" of ")[0])
+    assert flagged >= fewest and "FLAGGED" in result.output, result.output
 
 
 @pytest.mark.parametrize("opponent", ["checkpoint_answers_from_memory", "checkpoint_recognises_fresh"])

@@ -341,10 +341,12 @@ def grader_langevin(energy: Callable[[torch.Tensor], torch.Tensor], n: int, n_st
 # the reference's samples are >= 0.15 from every digit; chains of an energy that only stores 20 training digits end
 # 0.056-0.088 from them (the sampler's large step keeps them moving around the stored digit).
 MEMORISED_RMS = 0.12
-# A sample closer than this to a class average (the mean image of one digit class of the grader's digits) is a copy of
-# a prototype: none of the 5,000 embedded digits is (the closest at 0.240), nor any reference sample (>= 0.25); the
-# chains of an energy with a well at each class mean end 0.004-0.13 from it (docs/p3_calibration.md).
-PROTOTYPE_RMS = 0.20
+# A sample closer than this to a class average (the mean image of one digit class of the grader's digits), both blurred
+# by BLUR_PX, is a copy of a prototype: a class mean, or one with noise added (the blur removes the noise, not the
+# strokes in which real digits differ from their class mean). 1.1 % of the 5,000 embedded digits fall this close, 1.0 %
+# of the reference's samples; energies with wells at (blurred, noisy or flat-bottomed) class means put 60-100 % of their
+# samples there (docs/p3_calibration.md).
+PROTOTYPE_RMS = 0.15
 # Two samples of the same predicted class closer than this, after both are blurred by a Gaussian of BLUR_PX pixels, are
 # the same image up to pixel noise: chains that collapsed into one well. The blur removes the sampler's pixel jitter
 # and a well's added noise, not the strokes in which real digits differ: 200 held-out digits have 1 % of such nearest
