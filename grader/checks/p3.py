@@ -364,7 +364,9 @@ def student_step_rule(ctx: CheckContext) -> str:
         problem = diagnose_step(as_array(value, "sgld_step(x, energy, ...)", shape=sc.x.shape), sc)
     except (WrongOutput, StudentCodeError):
         return "contract"
-    return {NOISE_FIRST: "noise_first"}.get(problem, "no_noise" if problem and problem.startswith(NOISE_MISSING) else "contract")
+    if problem and NOISE_FIRST in problem:  # alone, or one of two mistakes at once
+        return "noise_first"
+    return "no_noise" if problem and NOISE_MISSING in problem else "contract"
 
 
 def _chain_case(ctx: CheckContext, cc: ChainCase, rule: str) -> Callable[[], tuple[float, str | None]]:
