@@ -387,3 +387,21 @@ def test_stateful_checkpoint_answers_gain_nothing(tmp_path, opponent):
     reason = {"checkpoint_answers_from_memory": "do not match the energies",
               "checkpoint_recognises_fresh": "asked again in a fresh process that never saw the chain got different"}[opponent]
     assert "cross-check failed" in result.output and reason in result.output, result.output
+
+
+def test_every_pair_of_classic_step_mistakes_is_named():
+    """Two classic mistakes at once (built by the oracle's switches) get a diagnosis naming mistakes, never 'differs at k of n'."""
+    import itertools
+
+    from grader.checks.p3 import NOISE_FIRST, diagnose_step, step_cases, step_mistakes
+
+    for sc in step_cases().values():
+        mistakes = step_mistakes(sc.clip is not None) + [(dict(noise_first=True), NOISE_FIRST)]
+        for (first, _), (second, _) in itertools.combinations(mistakes, 2):
+            if set(first) & set(second) or {"clip", "clip_update"} <= set(first) | set(second):
+                continue
+            kwargs = {**first, **second}
+            clip = kwargs.pop("clip", sc.clip)
+            student = oracle.sgld_expected(sc.x.astype(np.float64), sc.case, sc.eta, sc.sigma, sc.eps.astype(np.float64), clip, **kwargs)
+            diagnosis = diagnose_step(student.astype(np.float32).astype(np.float64), sc)
+            assert diagnosis is not None and "differs from" not in diagnosis, (sc.label, first, second, diagnosis)
