@@ -895,6 +895,8 @@ def rating_fraction(confidence: float, classes: int, frechet: float) -> tuple[fl
 CHECKPOINT_BUDGET_S = 180  # all the sampler's queries together (x --time-scale)
 QUERY_TIMEOUT_S = 30  # one query (energies and gradients of 200 images: the reference takes ~30 ms); a hang costs this
 CONSTRUCT_TIMEOUT_S = 20  # EnergyNet()
+_FAILURE_KINDS = {"timeout": "it ran out of time", "crash": "the process died", "memory": "it ran out of memory",
+                  "missing": "the module is missing", "protocol": "it sent something that is not a reply"}
 FRESH_TIMEOUT_S = 60  # a fresh process: import the module, EnergyNet(), load p3_energy.pt, one query of ~350 images
 
 
@@ -1008,8 +1010,10 @@ def _judge_checkpoint(ctx: CheckContext, path: str, fresh: list[Sandbox]) -> Out
     try:
         answers = tuple(_fresh_answers(ctx, box, path, batch) for box, batch in zip(fresh, run.audit.batches))
         problem = run.audit.judge(answers)
-    except (StudentCodeError, WrongOutput) as error:
-        problem = f"a fresh process asked for energies and gradients failed ({error})"
+    except StudentCodeError as error:  # its text is not shown: the query held chain states of a possibly private seed
+        problem = f"a fresh process asked for energies and gradients failed ({_FAILURE_KINDS.get(error.kind, 'it raised an exception')})"
+    except WrongOutput as error:
+        problem = f"a fresh process asked for energies and gradients answered wrongly ({error})"
     if problem:
         return Outcome(0.0, f"The grader samples p3_energy.pt itself and asks your EnergyNet only for energies and "
                             f"their input gradients, which it cross-checks in fresh processes that never saw the chain; a "
