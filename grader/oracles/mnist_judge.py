@@ -10,12 +10,15 @@ prediction) on noise and scrambled digits, so confidence on junk is low.
 Nothing here imports `reference/`. The sampler runs in the grader's process: `drive_langevin`
 owns the chain (start, noise, clip, clamp) and asks a `query` only for energies and input
 gradients at the current states. For a submitted checkpoint the query is answered by the
-student's process, so `drive_langevin` also cross-checks the answers (finite differences along
-random directions at a few steps, and repeated queries that must agree); `grader_langevin`
-is the same sampler on an energy that lives in this process (benchmarks, tests).
+student's process, so `drive_langevin` also prepares a `FreshAudit`: questions for two fresh
+processes that never saw the chain (finite differences along random directions, one side of
+each pair per process, and chain states asked again), whose answers must confirm the chain's;
+`grader_langevin` is the same sampler on an energy that lives in this process (benchmarks,
+tests). `collapse_distances`, `class_averages` and `nearest_digit_distances` find samples that
+are copies rather than new images.
 
     rating = rate_samples(grader_langevin(energy, n=200, seed=0, **SAMPLER))
-    run = drive_langevin(query, n=200, seed=0, **SAMPLER)   # run.samples, run.problem
+    run = drive_langevin(query, n=200, seed=0, **SAMPLER)   # run.samples; run.audit.judge(fresh answers)
 """
 from __future__ import annotations
 
