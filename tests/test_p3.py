@@ -305,7 +305,7 @@ def test_rating_scale_gives_the_reference_full_and_noise_nothing():
 
 
 # ---------------------------------------------------------------------------------- prototypes and stateful opponents (issue 19)
-def _class_means() -> torch.Tensor:
+def _embedded_digits() -> tuple[torch.Tensor, torch.Tensor]:
     from grader.mnist import load_mnist
 
     splits = [load_mnist(split) for split in ("train", "heldout")]
@@ -331,7 +331,7 @@ def _blur(images: torch.Tensor) -> torch.Tensor:
 
 def prototype_wells(variant: str) -> dict[str, torch.Tensor]:
     """The state_dict of `tests/corpus/p3/prototype_wells.py` for one variant of the attack (what a student could build)."""
-    digits, labels = _class_means()
+    digits, labels = _embedded_digits()
     means = torch.stack([digits[labels == c].mean(0) for c in range(10)])
     radius = 0.0
     if variant in ("class_means", "flat_bottomed_class_means"):
@@ -375,7 +375,7 @@ def test_stateful_checkpoint_answers_gain_nothing(tmp_path, opponent):
     steering the chain from memory, or only where no check is expected, scores no more."""
     from reference.p3_ebm import EnergyNet
 
-    digits, labels = _class_means()
+    digits, labels = _embedded_digits()
     state = {"centres": torch.stack([digits[labels == c].mean(0) for c in range(10)])}
     if opponent == "checkpoint_recognises_fresh":
         torch.manual_seed(0)
