@@ -39,9 +39,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from grader.checks.p3 import AUROC_FULL, REFERENCE_SAMPLES, SAMPLER_SEED, SAMPLES, TRAIN_ITERS, rating_fraction  # noqa: E402
+from grader.checks.p3 import AUROC_FULL, REFERENCE_SAMPLES, SAMPLER_SEED, SAMPLES, TRAIN_ITERS, originality, rating_fraction  # noqa: E402
 from grader.mnist import load_mnist  # noqa: E402
-from grader.oracles.mnist_judge import SAMPLER, grader_langevin, rate_samples  # noqa: E402
+from grader.oracles.mnist_judge import SAMPLER, grader_langevin, memorisation_factor, rate_samples  # noqa: E402
 from grader.oracles.p3 import auroc, shuffle_pixels  # noqa: E402
 from reference import p3_ebm as reference  # noqa: E402
 
@@ -102,9 +102,9 @@ def untrained_auroc(seeds: tuple[int, ...] = (0, 1, 2, 3, 4)) -> None:
         print(f"  untrained EnergyNet, init seed {seed}: noise {auroc(e, n):.3f}, shuffled {auroc(e, s):.3f}", flush=True)
 
 
-def reference_samples(n: int, seed: int) -> tuple[torch.Tensor, float]:
+def reference_samples(n: int, seed: int, checkpoint: Path = CHECKPOINT) -> tuple[torch.Tensor, float]:
     energy = reference.EnergyNet()
-    energy.load_state_dict(torch.load(CHECKPOINT, map_location="cpu", weights_only=True))
+    energy.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
     energy.eval()
     started = time.perf_counter()
     samples = grader_langevin(energy, n=n, seed=seed, **SAMPLER)
@@ -149,6 +149,20 @@ def round_trip_cost(n: int = SAMPLES, repeats: int = 30) -> None:
             started = time.perf_counter()
             run = drive_langevin(query, n, seed=SAMPLER_SEED, **SAMPLER)
             driven = time.perf_counter() - started
+            started = time.perf_counter()
+            fresh = []  # the audit's two fresh processes, as 3.checkpoint starts them
+            for batch in run.audit.batches:
+                other = Sandbox(staged, Limits(timeout_s=600))
+                try:
+                    other.import_module("p3_ebm", staged / "p3_ebm.py")
+                    handle = other.call(Ref("p3_ebm", "EnergyNet"), keep=True)
+                    other.call(Probe("load_checkpoint"), handle, str(staged / "p3_energy.pt"))
+                    answer = other.call(Probe("energies_and_grads"), handle, batch)
+                    fresh.append((answer["energy"].array, answer["grad"].array))
+                finally:
+                    other.close()
+            problem = run.audit.judge(tuple(fresh))
+            audit_seconds = time.perf_counter() - started
         finally:
             box.close()
     child_ms, local_ms = 1000 * float(np.median(through)), 1000 * float(np.median(local_seconds))
@@ -156,7 +170,8 @@ def round_trip_cost(n: int = SAMPLES, repeats: int = 30) -> None:
     print(f"one query ({n} images): through the child {child_ms:.1f} ms, in this process {local_ms:.1f} ms (medians of "
           f"{repeats}, interleaved): +{child_ms - local_ms:.1f} ms")
     print(f"checkpoint chain, {n} chains x {SAMPLER['n_steps']} steps: driven through the child {driven:.1f} s "
-          f"({run.queries} queries, cross-checks {'passed' if run.problem is None else 'FAILED: ' + run.problem}); "
+          f"({run.queries} queries); the fresh-process audit {audit_seconds:.1f} s, started after the chain (3.checkpoint "
+          f"starts them before it), {'passed' if problem is None else 'FAILED: ' + problem}; "
           f"in one process without cross-checks {local:.1f} s; largest difference of the samples "
           f"{float((run.samples - samples).abs().max()):.2g}")
 
@@ -245,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--short-training", action="store_true", help="AUROC after 50 / 100 / TRAIN_ITERS iterations, seeds 0-2")
     parser.add_argument("--alternative", action="store_true", help="with --short-training: also the corpus's correct alternative")
     parser.add_argument("--sampler-seeds", default="0,1,2", help="comma-separated; empty: no checkpoint ratings")
+    parser.add_argument("--checkpoints", default=str(CHECKPOINT), help="comma-separated state_dicts of reference.EnergyNet to "
+                        "rate (default: the shipped one; e.g. an older one from git history, docs/p3_calibration.md)")
     parser.add_argument("--calibrate", default="", help="comma-separated corpus patches of tests/corpus/p3 (or 'reference'): "
                         "AUROC after TRAIN_ITERS iterations for training seeds --seeds")
     parser.add_argument("--seeds", default="0-9", help="training seeds for --calibrate, e.g. 0-9")
@@ -274,13 +291,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f" {name}, {TRAIN_ITERS} iterations, training seeds {args.seeds} (full credit at AUROC >= {AUROC_FULL}):", flush=True)
             module = reference if name == "reference" else _alternative(ROOT / "tests" / "corpus" / "p3" / f"{name}.py")
             short_training_auroc(module.train_ebm, (TRAIN_ITERS,), seeds)
-    for seed in (int(s) for s in args.sampler_seeds.split(",") if s):
-        samples, seconds = reference_samples(args.samples, seed)
-        rating = rate_samples(samples)
-        fraction, _ = rating_fraction(rating.mean_confidence, rating.n_classes, rating.frechet)
-        print(f"reference checkpoint, {args.samples} samples, sampler seed {seed} ({seconds:.1f} s): confidence "
-              f"{rating.mean_confidence:.3f}, classes {rating.n_classes}/10, Fréchet {rating.frechet:.1f}, "
-              f"histogram {list(rating.class_histogram)} -> 3.checkpoint fraction {fraction:.2f}", flush=True)
+    for checkpoint in (Path(c) for c in args.checkpoints.split(",") if c):
+        for seed in (int(s) for s in args.sampler_seeds.split(",") if s):
+            samples, seconds = reference_samples(args.samples, seed, checkpoint)
+            rating = rate_samples(samples)
+            fraction, _ = rating_fraction(rating.mean_confidence, rating.n_classes, rating.frechet)
+            found = originality(samples.numpy(), None)
+            flags = {name: int(flag.sum()) for name, flag in found.flags.items()}
+            fraction *= memorisation_factor(found.flagged, len(samples))
+            print(f"{checkpoint.name}, {args.samples} samples, sampler seed {seed} ({seconds:.1f} s): confidence "
+                  f"{rating.mean_confidence:.3f}, classes {rating.n_classes}/10, Fréchet {rating.frechet:.1f}, "
+                  f"histogram {list(rating.class_histogram)}; nearest digit / class average / other sample (blurred) "
+                  f"{found.digit.min():.3f} / {found.average.min():.3f} / {found.collapse.min():.3f}, flagged {flags} "
+                  f"-> 3.checkpoint fraction {fraction:.2f}", flush=True)
     if args.write_reference_samples:
         samples, _ = reference_samples(SAMPLES, SAMPLER_SEED)
         pixels = np.round((samples[:64].numpy() + 1) * 127.5).clip(0, 255).astype(np.uint8)

@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 import torch
 
 from grader.mnist import load_mnist
 from grader.oracles.mnist_judge import (
+    AUDIT_IMAGES,
+    AUDIT_STEPS,
+    FD_H,
     FEATURE_DIM,
     MEMORISED_ALLOWANCE,
     MEMORISED_RMS,
@@ -127,6 +131,11 @@ def _reference_net(seed: int = 0) -> torch.nn.Module:
 SETTINGS = {"n_steps": 12, "step_size": 10.0, "noise_std": 0.005, "grad_clip": 0.03}
 
 
+def _audit(run, make_fresh) -> str | None:
+    """Judge `run` with each batch of its audit answered by a new object from `make_fresh()` (a fresh process)."""
+    return run.audit.judge(tuple(make_fresh()(batch) for batch in run.audit.batches))
+
+
 @pytest.mark.parametrize("make_net", ["reference", "relu"])
 def test_honest_answers_pass_every_cross_check(make_net) -> None:
     """A smooth network and a ReLU network (kinks under the finite differences) both pass, and the chains equal grader_langevin's."""
@@ -136,10 +145,27 @@ def test_honest_answers_pass_every_cross_check(make_net) -> None:
         torch.manual_seed(1)
         net = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3, stride=2), torch.nn.ReLU(), torch.nn.Flatten(),
                                   torch.nn.Linear(8 * 13 * 13, 1), torch.nn.Flatten(0)).eval()
-    run = drive_langevin(autograd_query(net), 40, seed=3, **SETTINGS)
-    assert run.problem is None
-    assert run.queries == SETTINGS["n_steps"] + 3 * 3  # each audited step: two more queries now, one at the end
-    assert torch.equal(run.samples, grader_langevin(net, 40, seed=3, **SETTINGS))
+    run = drive_langevin(autograd_query(net), 100, seed=3, **SETTINGS)
+    assert run.queries == SETTINGS["n_steps"]  # the chain's process is asked for the chain's states only
+    assert _audit(run, lambda: autograd_query(net)) is None
+    assert torch.equal(run.samples, grader_langevin(net, 100, seed=3, **SETTINGS))
+
+
+def test_fresh_batches_hide_the_pairs_and_keep_the_chain_pixels() -> None:
+    """Each fresh process holds one side of each pair, mixed with chain states; saturated pixels stay exactly ±1."""
+    run = drive_langevin(autograd_query(_reference_net()), 200, seed=5, **SETTINGS)
+    audit = run.audit
+    plus, minus = (batch.reshape(len(batch), -1).astype(np.float64) for batch in audit.batches)
+    assert len(audit.plus) == AUDIT_STEPS * AUDIT_IMAGES and len(plus) > len(audit.plus)  # mixed with re-checked states
+    assert sorted(audit.plus) != list(range(len(audit.plus)))  # shuffled
+    for batch in (plus, minus):
+        assert batch.min() >= -1 and batch.max() <= 1
+        gaps = torch.cdist(torch.from_numpy(batch), torch.from_numpy(batch)).fill_diagonal_(np.inf)
+        assert float(gaps.min()) > 10 * FD_H  # no two images of one batch form a pair
+    up, down = plus[audit.plus], minus[audit.minus]
+    assert np.allclose(np.linalg.norm(up - down, axis=1), 2 * FD_H, rtol=1e-3)
+    centre = (up + down) / 2
+    assert np.array_equal(np.abs(up) == 1, np.abs(centre) == 1)  # x ± h v keeps the chain's clamped pixels
 
 
 def test_gradients_that_do_not_belong_to_the_energies_fail() -> None:
@@ -154,8 +180,50 @@ def test_gradients_that_do_not_belong_to_the_energies_fail() -> None:
         return energy, 10.0 * grad
 
     for query in (pulls_to_a_target, scaled):
-        run = drive_langevin(query, 40, seed=3, **SETTINGS)
-        assert run.problem is not None and "do not match the energies" in run.problem
+        run = drive_langevin(query, 100, seed=3, **SETTINGS)
+        assert "do not match the energies" in _audit(run, lambda: query)
+
+
+class FromMemory:
+    """The issue's opponent: a constant energy, an unrelated gradient field, and audit-looking queries (all within 0.05 of
+    the previous query) answered with the energies the remembered gradient predicts; repeated states from a cache."""
+
+    def __init__(self) -> None:
+        self.last, self.cache = None, {}
+
+    def __call__(self, x):
+        key = np.asarray(x, np.float32).tobytes()
+        if key in self.cache:
+            return self.cache[key]
+        if self.last is not None and self.last[0].shape == x.shape and np.abs(x - self.last[0]).max() < 0.05:
+            state, grad = self.last
+            return ((x - state) * grad).reshape(len(x), -1).sum(1), grad
+        grad = np.sin(3 * x)  # a field that is no energy's gradient here
+        self.last = (x.copy(), grad)
+        self.cache[key] = (np.zeros(len(x)), grad)
+        return self.cache[key]
+
+
+def test_answers_from_memory_fail_in_fresh_processes() -> None:
+    run = drive_langevin(FromMemory(), 100, seed=3, **SETTINGS)
+    assert "do not match the energies" in _audit(run, FromMemory)
+
+
+def test_honest_only_when_checked_fails() -> None:
+    """Honest answers to anything but a chain step (a first query, or another batch size); sharper gradients in the chain."""
+    honest = autograd_query(_reference_net())
+
+    class Recogniser:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def __call__(self, x):
+            self.calls += 1
+            energy, grad = honest(x)
+            return (energy, grad) if self.calls == 1 or len(x) != 100 else (energy, 3.0 * grad)
+
+    run = drive_langevin(Recogniser(), 100, seed=3, **SETTINGS)
+    assert "asked again in a fresh process that never saw the chain got different gradients" in _audit(run, Recogniser)
 
 
 def test_answers_that_change_between_calls_fail() -> None:
@@ -167,8 +235,8 @@ def test_answers_that_change_between_calls_fail() -> None:
         energy, grad = honest(x)
         return energy, grad * (1 + 1e-3 * len(calls))
 
-    run = drive_langevin(drifting, 40, seed=3, **SETTINGS)
-    assert run.problem is not None and "queried twice got different" in run.problem
+    run = drive_langevin(drifting, 100, seed=3, **SETTINGS)
+    assert "got different gradients" in _audit(run, lambda: drifting)
 
 
 def test_memorisation_threshold_separates_copies_from_real_digits() -> None:

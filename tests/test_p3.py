@@ -54,13 +54,17 @@ def test_code_checks_are_deterministic(tmp_path):
 # case -> ({check id: expected score}, substring of the feedback of the first check listed)
 MISTAKES = {
     # 3.sgld_step: 4 equal cases (3 exact steps, fresh noise on a flat energy); side effects are advice, not scored
-    "sgld_ascent": ({"3.sgld_step": 1.5, "3.langevin": 0.0}, "gradient ascent"),
+    # the loop of an ascending step is right on the noise-free path (replayed); the chains' law is judged against the contract
+    "sgld_ascent": ({"3.sgld_step": 1.5, "3.langevin": 4 / 3}, "gradient ascent"),
     "noise_omitted": ({"3.sgld_step": 0.0, "3.langevin": 4.0}, "the noise term is missing"),  # charged once (issue 11)
     "param_gradient": ({"3.sgld_step": 1.5}, "gradient with respect to the energy's parameters"),
     "backward_side_effects": ({"3.sgld_step": 6.0, "3.langevin": 4.0}, "parameter gradients were changed"),
     "buffer_never_reinit": ({"3.buffer": 2.0}, "no row was re-initialised"),
     "buffer_hardcoded_rate": ({"3.buffer": 2.0}, "that is reinit_prob = 0.05, not the 0.3 passed in"),
     "buffer_unbounded": ({"3.buffer": 3.0}, "more than capacity = 50"),
+    "buffer_keeps_oldest": ({"3.buffer": 3.0}, "only 0 of the 80 rows just pushed are ever sampled: push(x) must store x"),
+    # two mistakes in one step, named together; the loop of that step is right and not charged again (issue 21)
+    "sgld_clip_and_clamp_skipped": ({"3.sgld_step": 1.5, "3.langevin": 4.0}, "two mistakes at once"),
     "loss_sign_flipped": ({"3.cd_loss": 0.0}, "the contrastive term has the wrong sign"),
     "no_regulariser": ({"3.cd_loss": 1.0}, "regulariser alpha * (mean E(x_real)² + mean E(x_fake)²) is missing"),
     "alpha_ignored": ({"3.cd_loss": 1.0}, "alpha = 0.5 was ignored"),
@@ -84,6 +88,23 @@ def test_noise_omitted_is_named_in_every_failing_case(tmp_path):
     assert results["3.sgld_step"].output.count("the noise term is missing") == 3
     assert "no noise was added" in results["3.sgld_step"].output
     assert "Your sgld_step adds no noise (charged in 3.sgld_step)" in results["3.langevin"].output  # the loop is right
+
+
+def test_compound_step_mistake_is_named_and_charged_once(tmp_path):
+    folder = patched_submission(tmp_path / "sub", P3, CORPUS / "p3" / "sgld_clip_and_clamp_skipped.py")
+    results = by_id(grade(folder, tmp_path / "out", ids={"3.sgld_step", "3.langevin"}))
+    step = results["3.sgld_step"].output
+    assert step.count("two mistakes at once: the result is not clamped to [-1, 1]; and grad_clip was not applied") == 2, step
+    assert "differs from" not in step, step
+    assert "caused by 3.sgld_step" in results["3.langevin"].output, results["3.langevin"].output
+
+
+@pytest.mark.parametrize("case, check_id", [("library_sampler_loop", "3.langevin"), ("chain_writeback_buffer", "3.buffer")])
+def test_library_styles_get_full_marks(tmp_path, case, check_id):
+    """A JEM/IGEBM-style in-place sampler loop, and a buffer that writes chains back into the slots they came from."""
+    folder = patched_submission(tmp_path / "sub", P3, CORPUS / "p3" / f"{case}.py")
+    result = by_id(grade(folder, tmp_path / "out", ids={check_id}))[check_id]
+    assert result.score == result.max_score, result.output
 
 
 def test_correct_alternative_scores_full_on_the_code_checks(tmp_path):
@@ -200,7 +221,7 @@ def test_a_checkpoint_that_stores_training_digits_is_flagged_and_earns_nothing(t
     result = by_id(grade(folder, tmp_path / "out", ids={"3.checkpoint"}))["3.checkpoint"]
     assert "200 of 200 samples are near-copies" in result.output and "FLAGGED" in result.output, result.output
     assert result.score == 0.0, result.output
-    assert "(confidence 1.00, classes 1.00, frechet 1.00)" in result.output  # without the flag: full sample credit
+    assert "(confidence 1.00, classes 0.75, frechet 1.00)" in result.output  # without the flag: most of the sample credit
 
 
 # ---------------------------------------------------------------------------------- hostile (issue 9)
@@ -275,7 +296,112 @@ def test_cd_loss_gradient_oracle_against_finite_differences():
 
 
 def test_rating_scale_gives_the_reference_full_and_noise_nothing():
-    assert rating_fraction(0.82, 9, 340.0)[0] == 1.0  # the reference checkpoint, worst of three sampler seeds
+    assert rating_fraction(0.912, 10, 81.0)[0] == 1.0  # the shipped reference checkpoint, worst of three sampler seeds
     assert rating_fraction(0.103, 1, 1430.5)[0] == 0.0  # uniform noise / an untrained network
-    middle, parts = rating_fraction(0.375, 4, 950.0)
+    assert rating_fraction(0.819, 9, 337.0)[0] == 1.0  # the classic CPU recipe (stage-1 reference), its worst seed
+    assert rating_fraction(0.969, 8, 560.0)[0] < 0.95  # wells at the class means, before any copy is flagged
+    middle, parts = rating_fraction(0.45, 5, 875.0)
     assert middle == pytest.approx(0.5) and set(parts) == set(RATING_SCALE)
+
+
+# ---------------------------------------------------------------------------------- prototypes and stateful opponents (issue 19)
+def _embedded_digits() -> tuple[torch.Tensor, torch.Tensor]:
+    from grader.mnist import load_mnist
+
+    splits = [load_mnist(split) for split in ("train", "heldout")]
+    digits, labels = torch.cat([x for x, _ in splits]), torch.cat([y for _, y in splits])
+    return digits, labels
+
+
+def _kmeans(points: torch.Tensor, k: int, seed: int, iters: int = 15) -> torch.Tensor:
+    flat = points.reshape(len(points), -1)
+    centres = flat[torch.randperm(len(flat), generator=torch.Generator().manual_seed(seed))[:k]].clone()
+    for _ in range(iters):
+        nearest = torch.cdist(flat, centres).argmin(1)
+        centres = torch.stack([flat[nearest == j].mean(0) if bool((nearest == j).any()) else centres[j] for j in range(k)])
+    return centres.reshape(k, 1, 28, 28)
+
+
+def _blur(images: torch.Tensor) -> torch.Tensor:
+    taps = torch.exp(-torch.arange(-3, 4, dtype=torch.float32) ** 2 / 2)
+    taps = taps / taps.sum()
+    images = torch.nn.functional.conv2d(images, taps.view(1, 1, 1, 7), padding=(0, 3))
+    return torch.nn.functional.conv2d(images, taps.view(1, 1, 7, 1), padding=(3, 0))
+
+
+def prototype_wells(variant: str) -> dict[str, torch.Tensor]:
+    """The state_dict of `tests/corpus/p3/prototype_wells.py` for one variant of the attack (what a student could build)."""
+    digits, labels = _embedded_digits()
+    means = torch.stack([digits[labels == c].mean(0) for c in range(10)])
+    radius = 0.0
+    if variant in ("class_means", "flat_bottomed_class_means"):
+        centres = means.repeat(3, 1, 1, 1)  # the net has 30 wells: each class mean three times
+        radius = 0.3 * 28.0 if variant == "flat_bottomed_class_means" else 0.0  # RMS 0.3 per pixel
+    elif variant == "kmeans_3_per_class":
+        centres = torch.cat([_kmeans(digits[labels == c], 3, c) for c in range(10)])
+    else:  # blurred class means plus a fixed noise pattern, three per class
+        noise = 0.15 * torch.randn(30, 1, 28, 28, generator=torch.Generator().manual_seed(7))
+        centres = (_blur(means.repeat(3, 1, 1, 1)) + noise).clamp(-1, 1)
+    directions = (centres - centres.mean(0, keepdim=True)).flatten(1)
+    directions = directions / directions.norm(dim=1, keepdim=True)
+    offsets = torch.zeros(len(centres))
+    noise = torch.rand(4000, 784, generator=torch.Generator().manual_seed(9)) * 2 - 1
+    for _ in range(300):  # offsets that split chains from uniform noise evenly over the wells
+        share = torch.bincount((noise @ directions.T + offsets).argmax(1), minlength=len(centres)).float() / len(noise)
+        offsets -= 0.5 * (share - 1 / len(centres))
+    return {"centres": centres.contiguous(), "directions": directions, "offsets": offsets, "scale": torch.tensor(0.5),
+            "radius": torch.tensor(radius)}
+
+
+# variant -> (most points of 10 it may keep, fewest samples of 200 flagged); the old levels gave the class means 10/10
+PROTOTYPE_ATTACKS = {"class_means": (0.2, 190), "kmeans_3_per_class": (0.2, 190), "blurred_means_plus_noise": (0.2, 190),
+                     "flat_bottomed_class_means": (4.0, 100)}  # wide flat wells escape collapse, not the class averages
+
+
+@pytest.mark.parametrize("variant", sorted(PROTOTYPE_ATTACKS))
+def test_prototype_wells_earn_nothing(tmp_path, variant):
+    most, fewest = PROTOTYPE_ATTACKS[variant]
+    folder = patched_submission(tmp_path / "sub", P3, CORPUS / "p3" / "prototype_wells.py")
+    torch.save(prototype_wells(variant), folder / "p3_energy.pt")
+    result = by_id(grade(folder, tmp_path / "out", ids={"3.checkpoint"}))["3.checkpoint"]
+    assert result.score <= most, result.output
+    flagged = int(result.output.split("samples flagged in all")[0].rsplit("- ", 1)[1].split(" of ")[0])
+    assert flagged >= fewest and "FLAGGED" in result.output, result.output
+
+
+@pytest.mark.parametrize("opponent", ["checkpoint_answers_from_memory", "checkpoint_recognises_fresh"])
+def test_stateful_checkpoint_answers_gain_nothing(tmp_path, opponent):
+    """Both opponents' honest answers sample noise (an untrained network scores 0, test_untrained_checkpoint_scores_zero);
+    steering the chain from memory, or only where no check is expected, scores no more."""
+    from reference.p3_ebm import EnergyNet
+
+    digits, labels = _embedded_digits()
+    state = {"centres": torch.stack([digits[labels == c].mean(0) for c in range(10)])}
+    if opponent == "checkpoint_recognises_fresh":
+        torch.manual_seed(0)
+        state.update(EnergyNet().state_dict())
+    folder = patched_submission(tmp_path / "sub", P3, CORPUS / "p3" / f"{opponent}.py")
+    torch.save(state, folder / "p3_energy.pt")
+    result = by_id(grade(folder, tmp_path / "out", ids={"3.checkpoint"}))["3.checkpoint"]
+    assert result.score == 0.0, result.output
+    reason = {"checkpoint_answers_from_memory": "do not match the energies",
+              "checkpoint_recognises_fresh": "asked again in a fresh process that never saw the chain got different"}[opponent]
+    assert "cross-check failed" in result.output and reason in result.output, result.output
+
+
+def test_every_pair_of_classic_step_mistakes_is_named():
+    """Two classic mistakes at once (built by the oracle's switches) get a diagnosis naming mistakes, never 'differs at k of n'."""
+    import itertools
+
+    from grader.checks.p3 import NOISE_FIRST, diagnose_step, step_cases, step_mistakes
+
+    for sc in step_cases().values():
+        mistakes = step_mistakes(sc.clip is not None) + [(dict(noise_first=True), NOISE_FIRST)]
+        for (first, _), (second, _) in itertools.combinations(mistakes, 2):
+            if set(first) & set(second) or {"clip", "clip_update"} <= set(first) | set(second):
+                continue
+            kwargs = {**first, **second}
+            clip = kwargs.pop("clip", sc.clip)
+            student = oracle.sgld_expected(sc.x.astype(np.float64), sc.case, sc.eta, sc.sigma, sc.eps.astype(np.float64), clip, **kwargs)
+            diagnosis = diagnose_step(student.astype(np.float32).astype(np.float64), sc)
+            assert diagnosis is not None and "differs from" not in diagnosis, (sc.label, first, second, diagnosis)

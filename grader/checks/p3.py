@@ -22,16 +22,20 @@ docs/p3_calibration.md for the tables):
   128 with 60 steps (~1.7 s per iteration) finishes; a slower one runs fewer iterations, and
   never gets 0 for time.
 - `3.checkpoint`: 200 chains of the grader's own sampler (`mnist_judge.SAMPLER`, seed 0), run in
-  this process on the energies and gradients of the submitted `p3_energy.pt`; samples within
-  `MEMORISED_RMS` of a digit the grader holds are near-copies and earn nothing. The reference
-  checkpoint rates 0.82-0.84 confidence, 9 classes,
-  Fréchet distance 310-340 (sampler seeds 0-2); noise and an untrained network rate 0.10, 1,
-  1,430. Each rating scores linearly between the noise level (0) and the full-credit level
-  (`RATING_SCALE`), and the check's fraction is their mean.
+  this process on the energies and gradients of the submitted `p3_energy.pt`, cross-checked at
+  the end in two fresh processes that never saw the chain (`mnist_judge.FreshAudit`). The
+  shipped reference checkpoint rates 0.91-0.94 confidence, 10 classes, Fréchet distance 56-81
+  (sampler seeds 0-2); the classic CPU recipe (the stage-1 reference: persistent chains only)
+  0.82-0.84, 9, 309-337; noise and an untrained network 0.10, 1, 1,430. Each rating scores
+  linearly between the noise level (0) and the full-credit level (`RATING_SCALE`, below the
+  classic recipe's worst seed), and the check's fraction is their mean, times the originality
+  factor: samples that copy a digit, copy a class average or collapse onto another sample of
+  their class are flagged (`Originality`), and beyond 5 % flagged the credit shrinks.
 """
 from __future__ import annotations
 
 import functools
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,7 +48,8 @@ from grader.checks.registry import Outcome, check
 from grader.oracles import p3 as oracle
 from grader.oracles.p3 import GaussianCase
 from grader.runner.normalize import WrongOutput, as_array, describe
-from grader.runner.sandbox import ArrayValue, Build, Handle, StudentCodeError
+from grader.runner.sandbox import ArrayValue, Build, Handle, Probe, Ref, Sandbox, StudentCodeError
+from grader.runner.session import IMPORT_TIMEOUT_S
 
 P3 = "p3_ebm"
 IMAGE = (1, 28, 28)
@@ -108,8 +113,21 @@ NOISE_FIRST = ("the noise is added before the gradient is taken (x + noise_std *
 NOISE_FIRST_CREDIT = 0.5  # a legitimate Langevin discretisation in another order: half of each exact-value case
 
 
+def step_mistakes(with_clip: bool) -> list[tuple[dict, str]]:
+    """The classic single mistakes of an SGLD step as `oracle.sgld_expected` switches, with the message naming each."""
+    mistakes = [(dict(ascent=True), "gradient ascent: the step goes up the energy (x + step_size * g); Langevin "
+                                    "dynamics moves down it: x - step_size * g"),
+                (dict(use_noise=False), "the noise term is missing: the result equals the noise-free step "
+                                        "clamp(x - step_size * g, -1, 1); add noise_std * noise"),
+                (dict(clamp=False), "the result is not clamped to [-1, 1]")]
+    if with_clip:
+        mistakes += [(dict(clip=None), "grad_clip was not applied: clamp g elementwise to [-grad_clip, grad_clip]"),
+                     (dict(clip_update=True), "the clip was applied to step_size * g instead of to g")]
+    return mistakes
+
+
 def diagnose_step(student: np.ndarray, sc: StepCase) -> str | None:
-    """None if `student` is the SGLD step of `sc`; otherwise the most specific diagnosis."""
+    """None if `student` is the SGLD step of `sc`; otherwise the most specific diagnosis: one classic mistake, else two at once."""
     def error(other: np.ndarray) -> float:
         return float(np.max(np.abs(student - other)))
 
@@ -117,20 +135,22 @@ def diagnose_step(student: np.ndarray, sc: StepCase) -> str | None:
         return None
     if noise_first_step(student, sc):
         return NOISE_FIRST
-    mistakes = [(dict(ascent=True), "gradient ascent: the step goes up the energy (x + step_size * g); Langevin "
-                                    "dynamics moves down it: x - step_size * g"),
-                (dict(use_noise=False), "the noise term is missing: the result equals the noise-free step "
-                                        "clamp(x - step_size * g, -1, 1); add noise_std * noise"),
-                (dict(clamp=False), "the result is not clamped to [-1, 1]")]
-    if sc.clip is not None:
-        mistakes += [(dict(clip=None), "grad_clip was not applied: clamp g elementwise to [-grad_clip, grad_clip]"),
-                     (dict(clip_update=True), "the clip was applied to step_size * g instead of to g")]
-    for mistake, message in mistakes:
+    x, eps = sc.x.astype(np.float64), sc.eps.astype(np.float64)
+
+    def candidate(mistake: dict) -> np.ndarray:
         kwargs = dict(mistake)
         clip = kwargs.pop("clip", sc.clip)
-        candidate = oracle.sgld_expected(sc.x.astype(np.float64), sc.case, sc.eta, sc.sigma, sc.eps.astype(np.float64), clip, **kwargs)
-        if error(candidate) <= STEP_ATOL:
+        return oracle.sgld_expected(x, sc.case, sc.eta, sc.sigma, eps, clip, **kwargs)
+
+    mistakes = step_mistakes(sc.clip is not None)
+    for mistake, message in mistakes:
+        if error(candidate(mistake)) <= STEP_ATOL:
             return message
+    for (first, first_message), (second, second_message) in itertools.combinations(mistakes + [(dict(noise_first=True), NOISE_FIRST)], 2):
+        if set(first) & set(second) or {"clip", "clip_update"} <= set(first) | set(second):
+            continue  # the same switch twice, or a clip both ignored and misplaced
+        if error(candidate({**first, **second})) <= STEP_ATOL:
+            return f"two mistakes at once: {first_message}; and {second_message}"
     inside = np.abs(student) < 1 - 1e-6
     shift = (sc.x + sc.sigma * sc.eps - student)[inside]
     if shift.size and np.ptp(shift) <= 1e-4 * max(1.0, float(np.max(np.abs(shift)))) and abs(float(shift.mean())) > 1e-6:
@@ -344,7 +364,9 @@ def student_step_rule(ctx: CheckContext) -> str:
         problem = diagnose_step(as_array(value, "sgld_step(x, energy, ...)", shape=sc.x.shape), sc)
     except (WrongOutput, StudentCodeError):
         return "contract"
-    return {NOISE_FIRST: "noise_first"}.get(problem, "no_noise" if problem and problem.startswith(NOISE_MISSING) else "contract")
+    if problem and NOISE_FIRST in problem:  # alone, or one of two mistakes at once
+        return "noise_first"
+    return "no_noise" if problem and NOISE_MISSING in problem else "contract"
 
 
 def _chain_case(ctx: CheckContext, cc: ChainCase, rule: str) -> Callable[[], tuple[float, str | None]]:
@@ -370,6 +392,22 @@ RULE_NOTES = {
 }
 
 
+CAUSED_BY_STEP = ("the loop is right: it equals {n} calls of your own sgld_step (noise_std 0), and the path differs from "
+                  "the exact one only through your sgld_step's mistake (caused by 3.sgld_step, charged there)")
+
+
+def replayed_path(ctx: CheckContext, case: GaussianCase, x0: np.ndarray, n_steps: int, eta: float,
+                  clip: float | None) -> list[np.ndarray]:
+    """The states x_0 .. x_n of `n_steps` calls of the student's own `sgld_step` with noise_std 0, each call's output
+    fed to the next: what a `langevin_sample` that loops that step must return (whatever the step's mistakes)."""
+    kwargs = {} if clip is None else {"grad_clip": clip}
+    states = [x0.astype(np.float32)]
+    for _ in range(n_steps):
+        value = ctx.call("sgld_step", states[-1], _build(case), eta, 0.0, **kwargs)
+        states.append(as_array(value, "sgld_step(x, energy, ...)", shape=x0.shape).astype(np.float32))
+    return states
+
+
 def _path_case(ctx: CheckContext) -> Callable[[], tuple[float, str | None]]:
     case, x0, n_steps, eta, clip = chain_cases()["path"]
 
@@ -380,6 +418,9 @@ def _path_case(ctx: CheckContext) -> Callable[[], tuple[float, str | None]]:
         close = lambda other: float(np.max(np.abs(student - other))) <= CHAIN_ATOL  # noqa: E731
         if close(oracle.clipped_descent_path(x, case, n_steps, eta, clip)):
             return 1.0, None
+        problem = _loop_of_own_step(ctx, student, case, x0, n_steps, eta, clip)
+        if problem is not None:
+            return problem
         for k in range(0, 2 * n_steps + 1):
             if k != n_steps and close(oracle.clipped_descent_path(x, case, k, eta, clip)):
                 return 0.0, f"matches {k} SGLD steps, not n_steps = {n_steps}"
@@ -389,6 +430,36 @@ def _path_case(ctx: CheckContext) -> Callable[[], tuple[float, str | None]]:
             return 0.0, "the chain climbs the energy (gradient ascent)"
         return 0.0, f"differs from the exact path (largest difference {np.max(np.abs(student - oracle.clipped_descent_path(x, case, n_steps, eta, clip))):.3g})"
     return run
+
+
+def _loop_of_own_step(ctx: CheckContext, student: np.ndarray, case: GaussianCase, x0: np.ndarray, n_steps: int, eta: float,
+                      clip: float | None) -> tuple[float, str] | None:
+    """The path case judged on the loop's own logic: the student's `sgld_step` replayed (noise off) from the parent.
+
+    A loop that equals n_steps calls of the student's own step is right, whatever that step gets wrong (3.sgld_step
+    charges the step): full credit, saying so. A loop of the wrong count, or that drops grad_clip, is named as such.
+    None when the loop does not match any replay (the caller's diagnoses follow), or when the step does not move x
+    (a loop that returns x0 is not credited for looping a step that does nothing).
+    """
+    try:
+        states = replayed_path(ctx, case, x0, 2 * n_steps, eta, clip)
+    except (StudentCodeError, WrongOutput):
+        return None
+    close = lambda other: float(np.max(np.abs(student - other))) <= CHAIN_ATOL  # noqa: E731
+    if float(np.max(np.abs(states[1] - states[0]))) <= CHAIN_ATOL:
+        return None
+    if close(states[n_steps]):
+        return 1.0, CAUSED_BY_STEP.format(n=n_steps)
+    for k, state in enumerate(states):
+        if k != n_steps and close(state):
+            return 0.0, f"matches {k} calls of your own sgld_step, not n_steps = {n_steps}"
+    try:
+        unclipped = replayed_path(ctx, case, x0, n_steps, eta, None)[-1]
+    except (StudentCodeError, WrongOutput):
+        return None
+    if close(unclipped):
+        return 0.0, "grad_clip was not applied: pass it on to every sgld_step (judged against your own sgld_step without it)"
+    return None
 
 
 @check("3.langevin", part="3", points=4, module=P3, timeout_s=20,
@@ -449,7 +520,17 @@ def _stored_noise(rows: np.ndarray) -> np.ndarray:
     return repeated
 
 
+CAPACITY_DRAWS = 3_000  # rows sampled after each push: a stored row of 50 is missed with probability (49/50)^3000 < 1e-26
+NEWEST_KEPT = 0.5  # the share of the latest push (up to capacity) that must be stored: random slots that collide lose ~20 %
+
+
 def _capacity_case(ctx: CheckContext) -> Callable[[], tuple[float, str | None]]:
+    """Capacity and eviction: never more than `capacity` different stored rows, and each push stored.
+
+    The eviction rule is the student's choice (docs/DECISIONS.md: oldest first, random slots, or the slots the last
+    sample came from); what the contract fixes is that push(x) stores x, so once the buffer is full new rows must
+    replace old ones, not be dropped.
+    """
     capacity, batches = 50, (30, 40, 80)
 
     def run() -> tuple[float, str | None]:
@@ -459,21 +540,28 @@ def _capacity_case(ctx: CheckContext) -> Callable[[], tuple[float, str | None]]:
             codes = np.arange(pushed, pushed + batch)
             ctx.call_method(buffer, "push", np.broadcast_to((2 + codes / 256).reshape(-1, 1, 1, 1), (batch, *IMAGE)).astype(np.float32))
             pushed += batch
-            rows = _rows(ctx.call_method(buffer, "sample", 600, seed=pushed), 600, IMAGE, "sample(600)")
+            rows = _rows(ctx.call_method(buffer, "sample", CAPACITY_DRAWS, seed=pushed), CAPACITY_DRAWS, IMAGE, f"sample({CAPACITY_DRAWS})")
             code = (rows[:, 0] - 2) * 256
             coded = (np.ptp(rows, axis=1) == 0) & (code == np.round(code)) & (code >= 0) & (code < pushed)
             prefilled = _stored_noise(rows)  # noise the buffer was filled with at construction: stored rows too
             fresh = _noise_rows(rows) & ~prefilled
             if fresh.sum() > FRESH_REPEATS_ALLOWED:
-                return 0.0, (f"with reinit_prob = 0, {int(fresh.sum())} of 600 sampled rows are fresh noise (each seen once, "
-                             "so not stored): the reinit_prob passed in is not used")
+                return 0.0, (f"with reinit_prob = 0, {int(fresh.sum())} of {CAPACITY_DRAWS} sampled rows are fresh noise (each "
+                             "seen once, so not stored): the reinit_prob passed in is not used")
             stray = ~(coded | _noise_rows(rows))
             if stray.any():
-                return 0.0, (f"after pushing {pushed} rows, with reinit_prob = 0, {int(stray.sum())} of 600 sampled rows "
-                             "are neither noise nor rows that were pushed")
-            seen = len(np.unique(rows[coded, 0])) + len(np.unique(rows[prefilled], axis=0))
+                return 0.0, (f"after pushing {pushed} rows, with reinit_prob = 0, {int(stray.sum())} of {CAPACITY_DRAWS} sampled "
+                             "rows are neither noise nor rows that were pushed")
+            seen_codes = np.unique(np.round(code[coded]).astype(int))
+            seen = len(seen_codes) + len(np.unique(rows[prefilled], axis=0))
             if seen > capacity:
-                return 0.0, f"after pushing {pushed} rows, 600 samples hold {seen} different stored rows: more than capacity = {capacity}"
+                return 0.0, (f"after pushing {pushed} rows, {CAPACITY_DRAWS} samples hold {seen} different stored rows: more "
+                             f"than capacity = {capacity}")
+            newest = int(np.sum(seen_codes >= pushed - batch))
+            if newest < NEWEST_KEPT * min(batch, capacity):
+                return 0.0, (f"after pushing {pushed} rows (capacity {capacity}), only {newest} of the {batch} rows just "
+                             f"pushed are ever sampled: push(x) must store x; once the buffer is full, new rows replace old "
+                             "ones (the oldest, random slots, or the slots last sampled), they are not dropped")
         return 1.0, None
     return run
 
@@ -512,7 +600,7 @@ def _rate_case(ctx: CheckContext, p: float) -> Callable[[], tuple[float, str | N
        title="ReplayBuffer: noise while empty, capacity never exceeded, re-initialisation rate (binomial test)")
 def check_buffer(ctx: CheckContext) -> Outcome:
     cases = [("sample(64) of an empty buffer: (64, 1, 28, 28) uniform noise in [-1, 1]", _empty_case(ctx)),
-             ("capacity 50, pushes of 30, 40 and 80 rows: never more than 50 different rows sampled", _capacity_case(ctx)),
+             ("capacity 50, pushes of 30, 40 and 80 rows: never more than 50 different rows sampled, and each push stored", _capacity_case(ctx)),
              ("re-initialisation rate, reinit_prob = 0.05", _rate_case(ctx, 0.05)),
              ("re-initialisation rate, reinit_prob = 0.3", _rate_case(ctx, 0.3))]
     fraction, lines = per_case(cases)
@@ -789,8 +877,10 @@ def _energy_figure(ctx: CheckContext, energies: dict[str, np.ndarray]) -> tuple[
 CHECKPOINT = "p3_energy.pt"
 SAMPLES = 200
 SAMPLER_SEED = 0
-# rating -> (noise-like level: 0 credit, full-credit level); linear in between, the fraction is the mean
-RATING_SCALE = {"confidence": (0.15, 0.60), "classes": (1, 7), "frechet": (1300.0, 600.0)}
+# rating -> (noise-like level: 0 credit, full-credit level); linear in between, the fraction is the mean. The full-credit
+# levels sit below the classic CPU recipe's worst sampler seed (the stage-1 reference, persistent chains only: 0.82 / 9 /
+# 337) and far below the shipped reference (0.91-0.94 / 10 / 56-81); docs/p3_calibration.md has both tables.
+RATING_SCALE = {"confidence": (0.15, 0.75), "classes": (1, 9), "frechet": (1300.0, 450.0)}
 
 
 def rating_fraction(confidence: float, classes: int, frechet: float) -> tuple[float, dict[str, float]]:
@@ -805,6 +895,53 @@ def rating_fraction(confidence: float, classes: int, frechet: float) -> tuple[fl
 CHECKPOINT_BUDGET_S = 180  # all the sampler's queries together (x --time-scale)
 QUERY_TIMEOUT_S = 30  # one query (energies and gradients of 200 images: the reference takes ~30 ms); a hang costs this
 CONSTRUCT_TIMEOUT_S = 20  # EnergyNet()
+_FAILURE_KINDS = {"timeout": "it ran out of time", "crash": "the process died", "memory": "it ran out of memory",
+                  "missing": "the module is missing", "protocol": "it sent something that is not a reply"}
+FRESH_TIMEOUT_S = 60  # a fresh process: import the module, EnergyNet(), load p3_energy.pt, one query of ~350 images
+
+
+@dataclass(frozen=True)
+class Originality:
+    """Which samples are not new images: near-copies of a digit, of a class average, or collapsed onto another sample."""
+
+    digit: np.ndarray  # (n,) RMS distance to the nearest digit the grader holds
+    average: np.ndarray  # (n,) RMS distance to the nearest class average, both blurred
+    collapse: np.ndarray  # (n,) blurred RMS distance to the nearest other sample of the same predicted class
+
+    @property
+    def flags(self) -> dict[str, np.ndarray]:
+        from grader.oracles.mnist_judge import DUPLICATE_RMS, MEMORISED_RMS, PROTOTYPE_RMS  # noqa: PLC0415
+
+        return {"digit": self.digit < MEMORISED_RMS, "average": self.average < PROTOTYPE_RMS, "collapse": self.collapse < DUPLICATE_RMS}
+
+    @property
+    def flagged(self) -> int:
+        return int(np.sum(np.logical_or.reduce(list(self.flags.values()))))
+
+
+def originality(samples: np.ndarray, mnist_root: str | None) -> Originality:
+    """Distances of `samples` (n, 1, 28, 28) to the grader's digits, their class averages and each other."""
+    import torch  # noqa: PLC0415
+
+    from grader.mnist import load_mnist  # noqa: PLC0415
+    from grader.oracles.mnist_judge import blurred, class_averages, collapse_distances, nearest_digit_distances  # noqa: PLC0415
+
+    splits = [load_mnist(split, mnist_root) for split in ("train", "heldout")]
+    digits, labels = torch.cat([images for images, _ in splits]), torch.cat([torch.as_tensor(y) for _, y in splits])
+    x = torch.from_numpy(np.asarray(samples, np.float32))
+    return Originality(nearest_digit_distances(x, digits), nearest_digit_distances(blurred(x), blurred(class_averages(digits, labels))),
+                       collapse_distances(x))
+
+
+def _answer_arrays(answer: object, n: int, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Energies (n,) and input gradients (n, *shape) from an `energies_and_grads` reply, checked for shape."""
+    if not isinstance(answer, dict):
+        raise WrongOutput(f"the energy query returned {describe(answer)}")
+    energy = as_array(answer.get("energy"), "EnergyNet()(x) with p3_energy.pt loaded", allow_nan=True)
+    if energy.size != n:
+        raise WrongOutput(f"EnergyNet()(x) with p3_energy.pt loaded has shape {energy.shape} for {n} images; the contract says ({n},)")
+    grad = as_array(answer.get("grad"), "the energy's input gradient", shape=(n, *shape), allow_nan=True)
+    return energy.reshape(-1), np.nan_to_num(grad, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def _checkpoint_query(ctx: CheckContext, net: Handle, deadline: float) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
@@ -815,24 +952,25 @@ def _checkpoint_query(ctx: CheckContext, net: Handle, deadline: float) -> Callab
         left = (deadline - time.monotonic()) / scale
         if left <= 0:
             raise StudentCodeError("timeout", f"sampling did not finish within {CHECKPOINT_BUDGET_S * scale:.0f} s (time limit)")
-        answer = ctx.probe("energies_and_grads", net, x, timeout_s=min(left, QUERY_TIMEOUT_S))
-        if not isinstance(answer, dict):
-            raise WrongOutput(f"the energy query returned {describe(answer)}")
-        energy = as_array(answer.get("energy"), "EnergyNet()(x) with p3_energy.pt loaded", allow_nan=True)
-        if energy.size != len(x):
-            raise WrongOutput(f"EnergyNet()(x) with p3_energy.pt loaded has shape {energy.shape} for {len(x)} images; the contract says ({len(x)},)")
-        grad = as_array(answer.get("grad"), "the energy's input gradient", shape=x.shape, allow_nan=True)
-        return energy.reshape(-1), np.nan_to_num(grad, nan=0.0, posinf=0.0, neginf=0.0)
+        return _answer_arrays(ctx.probe("energies_and_grads", net, x, timeout_s=min(left, QUERY_TIMEOUT_S)), len(x), x.shape[1:])
     return query
+
+
+def _fresh_answers(ctx: CheckContext, box: Sandbox, path: str, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Energies and input gradients of `batch`, asked of `box`: a process that imports the submission, builds EnergyNet(),
+    loads p3_energy.pt and answers this one query, having seen nothing else (docs/threat_model/p3.md)."""
+    source = ctx.submission.modules[P3]
+    box.import_module(P3, source.path, IMPORT_TIMEOUT_S)
+    net = box.call(Ref(P3, "EnergyNet"), keep=True, timeout_s=CONSTRUCT_TIMEOUT_S)
+    report = box.call(Probe("load_checkpoint"), net, path, device=ctx.options.device, timeout_s=CONSTRUCT_TIMEOUT_S)
+    if not isinstance(report, dict) or report.get("problem"):
+        raise WrongOutput(f"loading p3_energy.pt again answered {describe(report)}")
+    return _answer_arrays(box.call(Probe("energies_and_grads"), net, batch, timeout_s=FRESH_TIMEOUT_S), len(batch), batch.shape[1:])
 
 
 @check("3.checkpoint", part="3", points=10, module=P3, timeout_s=180,
        title="p3_energy.pt: loads into your EnergyNet; samples from the grader's Langevin sampler rated by a digit classifier")
 def check_checkpoint(ctx: CheckContext) -> Outcome:
-    from grader.mnist import load_mnist  # noqa: PLC0415 - torch only when Problem 3 runs
-    from grader.oracles.mnist_judge import (  # noqa: PLC0415
-        MEMORISED_ALLOWANCE, MEMORISED_RMS, SAMPLER, drive_langevin, memorisation_factor, nearest_digit_distances, rate_samples)
-
     path = ctx.submission.file(CHECKPOINT)
     if path is None:
         return Outcome(0.0, f"{CHECKPOINT} is not in the submission: hand in the state_dict of your trained EnergyNet "
@@ -844,10 +982,23 @@ def check_checkpoint(ctx: CheckContext) -> Outcome:
         if not torch.cuda.is_available():
             return Outcome(0.0, f"grader configuration: --device {device} was given but CUDA is not available on this "
                                 "machine; grade again with --device cpu (this is not the submission's fault).")
+    # Two fresh processes of this submission (the session's own constructor: same staged copy, limits and group), started
+    # now so that their start-up overlaps the chain; each is asked once, at the end, and closed.
+    fresh = [ctx.modules._new_box() for _ in range(2)]  # noqa: SLF001 - not registered: no other check may reuse them
+    try:
+        return _judge_checkpoint(ctx, str(path), fresh)
+    finally:
+        for box in fresh:
+            box.close()
+
+
+def _judge_checkpoint(ctx: CheckContext, path: str, fresh: list[Sandbox]) -> Outcome:
+    from grader.oracles.mnist_judge import MEMORISED_ALLOWANCE, SAMPLER, drive_langevin, memorisation_factor, rate_samples  # noqa: PLC0415
+
     net = ctx.call("EnergyNet", keep=True, timeout_s=CONSTRUCT_TIMEOUT_S)
     if not isinstance(net, Handle):
         return Outcome(0.0, f"EnergyNet() gave {describe(net)}, not a model")
-    report = ctx.probe("load_checkpoint", net, str(path), device=device)
+    report = ctx.probe("load_checkpoint", net, path, device=ctx.options.device)
     if not isinstance(report, dict):
         return Outcome(0.0, f"loading p3_energy.pt into EnergyNet() answered {describe(report)}")
     if report.get("grader_error"):
@@ -856,44 +1007,62 @@ def check_checkpoint(ctx: CheckContext) -> Outcome:
         return Outcome(0.0, f"{report['problem']}.")
     deadline = time.monotonic() + CHECKPOINT_BUDGET_S * ctx.options.limits.time_scale
     run = drive_langevin(_checkpoint_query(ctx, net, deadline), SAMPLES, seed=ctx.seed("3.sampler", SAMPLER_SEED), **SAMPLER)
-    if run.problem:
+    try:
+        answers = tuple(_fresh_answers(ctx, box, path, batch) for box, batch in zip(fresh, run.audit.batches))
+        problem = run.audit.judge(answers)
+    except StudentCodeError as error:  # its text is not shown: the query held chain states of a possibly private seed
+        problem = f"a fresh process asked for energies and gradients failed ({_FAILURE_KINDS.get(error.kind, 'it raised an exception')})"
+    except WrongOutput as error:
+        problem = f"a fresh process asked for energies and gradients answered wrongly ({error})"
+    if problem:
         return Outcome(0.0, f"The grader samples p3_energy.pt itself and asks your EnergyNet only for energies and "
-                            f"their input gradients, which it cross-checks; a cross-check failed, so the samples cannot be "
-                            f"trusted: {run.problem}.")
+                            f"their input gradients, which it cross-checks in fresh processes that never saw the chain; a "
+                            f"cross-check failed, so the samples cannot be trusted: {problem}.")
     samples = run.samples.numpy().astype(np.float64)
-    import torch  # noqa: PLC0415
-
     rating = rate_samples(run.samples)
     quality, parts = rating_fraction(rating.mean_confidence, rating.n_classes, rating.frechet)
-    digits = np.concatenate([load_mnist(split, ctx.options.mnist_root)[0].numpy() for split in ("train", "heldout")])
-    distances = nearest_digit_distances(run.samples, torch.from_numpy(digits))
-    copies = int(np.sum(distances < MEMORISED_RMS))
-    factor = memorisation_factor(copies, SAMPLES)
-    fraction = quality * factor
+    found = originality(samples, ctx.options.mnist_root)
+    factor = memorisation_factor(found.flagged, SAMPLES)
     notes = "".join(f" Note: {note}." for note in report.get("notes", []) if isinstance(note, str))
     nans = int(np.sum(~np.isfinite(samples)))
     if nans:
         notes += f" {nans} sample values were NaN/inf (rated as black pixels)."
-    full = RATING_SCALE
-    lines = [f"- mean classifier confidence {rating.mean_confidence:.3f} (noise ≈ 0.10, full credit ≥ {full['confidence'][1]:g}; "
-             f"the reference's checkpoint ≈ 0.82)",
-             f"- digit classes among the argmaxes (≥ {rating.min_count} samples each): {rating.n_classes} of 10 "
-             f"(noise 1, full credit ≥ {full['classes'][1]}; the reference 9); histogram 0-9: {list(rating.class_histogram)}",
-             f"- Fréchet distance of the classifier's features to held-out digits {rating.frechet:.0f} (noise ≈ 1,430, "
-             f"full credit ≤ {full['frechet'][1]:g}; the reference ≈ 320; 200 real digits ≈ 20)",
-             f"- memorisation: {copies} of {SAMPLES} samples are near-copies of MNIST digits the grader holds (root-mean-square "
-             f"pixel distance to the nearest one below {MEMORISED_RMS:g}, which 1 % of new real digits are; the reference's "
-             f"samples are ≥ 0.27 away; smallest here {float(np.min(distances)):.3f}; up to {MEMORISED_ALLOWANCE:.0%} cost "
-             "nothing)" + (f": FLAGGED, the sample-quality credit is multiplied by {factor:.2f}" if factor < 1 else ": ok")]
     figures = _samples_figure(ctx, samples, rating.mean_confidence, rating.n_classes, rating.frechet)
-    return Outcome(fraction, f"{SAMPLES} chains of {SAMPLER['n_steps']} SGLD steps from uniform noise, run by the grader, on "
-                             f"your EnergyNet with p3_energy.pt loaded (step_size {SAMPLER['step_size']:g}, noise_std "
-                             f"{SAMPLER['noise_std']:g}, grad_clip {SAMPLER['grad_clip']:g}: the settings the template states; "
-                             "your process is asked only for energies and input gradients, cross-checked by finite "
-                             "differences), rated by the grader's digit classifier; each rating scores linearly from the "
-                             "noise level (0) to the full-credit level, and the check gets their mean "
-                             f"({', '.join(f'{k} {v:.2f}' for k, v in parts.items())}), reduced when more than "
-                             f"{MEMORISED_ALLOWANCE:.0%} of the samples are copies of digits.{notes}\n" + "\n".join(lines), figures)
+    return Outcome(quality * factor, f"{SAMPLES} chains of {SAMPLER['n_steps']} SGLD steps from uniform noise, run by the grader, "
+                                     f"on your EnergyNet with p3_energy.pt loaded (step_size {SAMPLER['step_size']:g}, noise_std "
+                                     f"{SAMPLER['noise_std']:g}, grad_clip {SAMPLER['grad_clip']:g}: the settings the template "
+                                     "states; your process is asked only for energies and input gradients, cross-checked by "
+                                     "finite differences and asked again in fresh processes), rated by the grader's digit "
+                                     "classifier; each rating scores linearly from the noise level (0) to the full-credit "
+                                     f"level, and the check gets their mean ({', '.join(f'{k} {v:.2f}' for k, v in parts.items())}), "
+                                     f"reduced when more than {MEMORISED_ALLOWANCE:.0%} of the samples are copies (of a digit or "
+                                     f"of a class average) or collapsed onto another sample.{notes}\n"
+                                     + "\n".join(_rating_lines(rating, found, factor)), figures)
+
+
+def _rating_lines(rating: object, found: Originality, factor: float) -> list[str]:
+    from grader.oracles.mnist_judge import BLUR_PX, DUPLICATE_RMS, MEMORISED_ALLOWANCE, MEMORISED_RMS, PROTOTYPE_RMS  # noqa: PLC0415
+
+    full = RATING_SCALE
+    flags = found.flags
+    smallest = lambda values: f"{float(np.min(values)):.3f}" if np.isfinite(values).any() else "none"  # noqa: E731
+    return [f"- mean classifier confidence {rating.mean_confidence:.3f} (noise ≈ 0.10, full credit ≥ {full['confidence'][1]:g}; "
+            "the reference's checkpoint ≈ 0.91)",
+            f"- digit classes among the argmaxes (≥ {rating.min_count} samples each): {rating.n_classes} of 10 "
+            f"(noise 1, full credit ≥ {full['classes'][1]}; the reference 10); histogram 0-9: {list(rating.class_histogram)}",
+            f"- Fréchet distance of the classifier's features to held-out digits {rating.frechet:.0f} (noise ≈ 1,430, "
+            f"full credit ≤ {full['frechet'][1]:g}; the reference ≈ 65; 200 real digits ≈ 20)",
+            f"- copies of digits: {int(flags['digit'].sum())} of {SAMPLES} samples are near-copies of MNIST digits the grader "
+            f"holds (root-mean-square pixel distance below {MEMORISED_RMS:g}, which 1 % of new real digits are; smallest "
+            f"here {smallest(found.digit)})",
+            f"- copies of class averages: {int(flags['average'].sum())} of {SAMPLES} samples lie within {PROTOTYPE_RMS:g} of the "
+            f"mean image of a digit class, both blurred by {BLUR_PX:g} pixel (as 1 % of real digits do; smallest here "
+            f"{smallest(found.average)})",
+            f"- collapse: {int(flags['collapse'].sum())} of {SAMPLES} samples are the same image as another sample of their "
+            f"class up to pixel noise (distance below {DUPLICATE_RMS:g} after a {BLUR_PX:g}-pixel blur; 1 % of real digits' "
+            f"nearest neighbours are below 0.074; smallest here {smallest(found.collapse)})",
+            f"- {found.flagged} of {SAMPLES} samples flagged in all (up to {MEMORISED_ALLOWANCE:.0%} cost nothing)"
+            + (f": FLAGGED, the sample-quality credit is multiplied by {factor:.2f}" if factor < 1 else ": ok")]
 
 
 REFERENCE_SAMPLES = "p3_reference_samples.npz"  # 64 samples of the reference checkpoint (benchmarks/bench_p3.py writes it)

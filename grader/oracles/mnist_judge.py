@@ -10,12 +10,15 @@ prediction) on noise and scrambled digits, so confidence on junk is low.
 Nothing here imports `reference/`. The sampler runs in the grader's process: `drive_langevin`
 owns the chain (start, noise, clip, clamp) and asks a `query` only for energies and input
 gradients at the current states. For a submitted checkpoint the query is answered by the
-student's process, so `drive_langevin` also cross-checks the answers (finite differences along
-random directions at a few steps, and repeated queries that must agree); `grader_langevin`
-is the same sampler on an energy that lives in this process (benchmarks, tests).
+student's process, so `drive_langevin` also prepares a `FreshAudit`: questions for two fresh
+processes that never saw the chain (finite differences along random directions, one side of
+each pair per process, and chain states asked again), whose answers must confirm the chain's;
+`grader_langevin` is the same sampler on an energy that lives in this process (benchmarks,
+tests). `collapse_distances`, `class_averages` and `nearest_digit_distances` find samples that
+are copies rather than new images.
 
     rating = rate_samples(grader_langevin(energy, n=200, seed=0, **SAMPLER))
-    run = drive_langevin(query, n=200, seed=0, **SAMPLER)   # run.samples, run.problem
+    run = drive_langevin(query, n=200, seed=0, **SAMPLER)   # run.samples; run.audit.judge(fresh answers)
 """
 from __future__ import annotations
 
@@ -30,8 +33,8 @@ from torch import nn
 
 from grader.mnist import load_mnist
 
-__all__ = ["MEMORISED_ALLOWANCE", "MEMORISED_RMS", "SAMPLER", "ChainRun", "DigitClassifier", "SampleRating", "drive_langevin", "features",
-           "frechet_distance", "grader_langevin", "load_classifier", "memorisation_factor", "nearest_digit_distances", "predict_proba", "rate_samples"]
+__all__ = ["BLUR_PX", "DUPLICATE_RMS", "MEMORISED_ALLOWANCE", "MEMORISED_RMS", "PROTOTYPE_RMS", "SAMPLER", "ChainRun", "DigitClassifier", "FreshAudit", "SampleRating", "drive_langevin", "features",
+           "blurred", "class_averages", "collapse_distances", "frechet_distance", "fresh_audit", "grader_langevin", "load_classifier", "memorisation_factor", "nearest_digit_distances", "predict_proba", "rate_samples"]
 
 CLASSIFIER_PATH = Path(__file__).resolve().parents[2] / "assets" / "mnist_classifier.pt"
 N_CLASSES = 10
@@ -170,21 +173,79 @@ def _as_images(images: torch.Tensor) -> torch.Tensor:
 # ---------------------------------------------------------------------------------- the sampler
 Query = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # x (N, *shape) float32 -> (E (N,), ∇_x Σ E like x)
 
-AUDIT_STEPS = 3  # steps at which the answers are cross-checked by finite differences
+AUDIT_STEPS = 3  # steps whose gradients are cross-checked by finite differences of energies asked of fresh processes
+AUDIT_IMAGES = 64  # chains audited per audited step
+RECHECK_STEPS = 8  # other steps whose states are asked again in the fresh processes
+RECHECK_IMAGES = 32  # chains re-asked per re-checked step (none of them audited)
 FD_H = 1e-2  # central-difference step along a unit direction per image
-FD_RTOL = 0.05  # |FD - <g, v>| over the batch (2-norm), relative to |<g, v>|
+FD_RTOL = 0.05  # |FD - <g, v>| over the audited images (2-norm), relative to |<g, v>|
 FD_ATOL_ULPS = 64.0  # plus float32 rounding of the two energies: 64 ulps of |E| (measured: < 1), divided by 2h
-REPEAT_RTOL = 1e-4  # a repeated query: energies and gradients agree to 1e-4 of their largest entry
+REPEAT_RTOL = 1e-4  # a re-asked state: energies and gradients agree to 1e-4 of their largest entry
+SATURATED = 1.0 - 2 * FD_H  # pixels at or beyond this |value| are not moved by the audit (see `fresh_audit`)
 _ULP32 = float(np.finfo(np.float32).eps)
 
 
 @dataclass(frozen=True)
 class ChainRun:
-    """What `drive_langevin` produced: the final states (n, *shape), and the first failed cross-check (None if all passed)."""
+    """What `drive_langevin` produced: the final states (n, *shape), the audit to put to fresh processes, the queries made."""
 
     samples: torch.Tensor
-    problem: str | None
+    audit: "FreshAudit | None"
     queries: int
+
+
+@dataclass(frozen=True)
+class FreshAudit:
+    """Questions for two fresh processes that never saw the chain, and how to judge their answers.
+
+    `batches[0]` holds x + h v and `batches[1]` x - h v for the audited chains (v a random unit
+    direction per image, zero on saturated pixels so that both points stay in [-1, 1] and keep
+    the chain's exact ±1 pixels), each mixed with re-checked chain states of other steps and
+    other chains, in a seeded random order. A process sees one side of each pair only, so it
+    cannot find the state x, the direction v or the gradient the chain was given; the energies
+    it returns must come from its images alone.
+
+    steps: the audited steps, one per block of `AUDIT_IMAGES` pairs.
+    plus, minus: where the pairs sit in `batches[0]` and `batches[1]`, shape (AUDIT_STEPS * AUDIT_IMAGES,).
+    directions: v, flattened (AUDIT_STEPS * AUDIT_IMAGES, D); chain_grads: the chain's gradients at x, same shape.
+    recheck: for each batch, (positions in it, the chain's energies, the chain's gradients, the steps) of its re-checked states.
+    """
+
+    batches: tuple[np.ndarray, np.ndarray]
+    steps: tuple[int, ...]
+    plus: np.ndarray
+    minus: np.ndarray
+    directions: np.ndarray
+    chain_grads: np.ndarray
+    recheck: tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], ...]
+
+    def judge(self, answers: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]) -> str | None:
+        """None if the fresh processes' answers (energies (N,), gradients (N, *shape) per batch) confirm the chain's."""
+        for (energy, grad), (where, chain_energy, chain_grad, steps) in zip(answers, self.recheck):
+            for name, first, again in (("energies", chain_energy, np.asarray(energy, np.float64)[where]),
+                                       ("gradients", chain_grad, np.asarray(grad, np.float64)[where].reshape(chain_grad.shape))):
+                scale = max(float(np.max(np.abs(first), initial=0.0)), 1e-12)
+                errors = np.abs(again - first).reshape(len(first), -1).max(1)
+                worst = int(np.argmax(errors)) if len(errors) else 0
+                if len(errors) and errors[worst] > REPEAT_RTOL * scale:
+                    return (f"the same images (states of step {int(steps[worst])}) asked again in a fresh process that never saw "
+                            f"the chain got different {name} (largest difference {errors[worst]:.3g}, "
+                            f"{errors[worst] / scale:.2g} of the largest entry): the energy must be a function of the images alone")
+        up = np.asarray(answers[0][0], np.float64)[self.plus]
+        down = np.asarray(answers[1][0], np.float64)[self.minus]
+        numeric = (up - down) / (2 * FD_H)
+        analytic = np.sum(self.chain_grads * self.directions, axis=1)
+        rounding = FD_ATOL_ULPS * _ULP32 * np.maximum(np.maximum(np.abs(up), np.abs(down)), 1e-6) / (2 * FD_H)
+        for block, step in enumerate(self.steps):
+            rows = slice(block * AUDIT_IMAGES, (block + 1) * AUDIT_IMAGES)
+            error = float(np.linalg.norm(numeric[rows] - analytic[rows]))
+            if not error <= FD_RTOL * float(np.linalg.norm(analytic[rows])) + float(np.linalg.norm(rounding[rows])):
+                return (f"the gradients returned at step {step} do not match the energies: along random directions, finite "
+                        f"differences of the energies (h = {FD_H:g}, asked of fresh processes that never saw the chain) "
+                        f"differ from <gradient, direction> by {error:.3g} (2-norm over {AUDIT_IMAGES} images; the directional "
+                        f"derivatives themselves have norm {float(np.linalg.norm(analytic[rows])):.3g}, tolerance "
+                        f"{FD_RTOL:.0%} plus float32 rounding)")
+        return None
 
 
 def drive_langevin(query: Query, n: int, n_steps: int, step_size: float, noise_std: float, seed: int,
@@ -193,61 +254,68 @@ def drive_langevin(query: Query, n: int, n_steps: int, step_size: float, noise_s
 
     x <- clamp(x - step_size * clip(g) + noise_std * eps, -1, 1) with g from `query(x)`. All
     randomness comes from a CPU generator seeded by `seed`, so the same energy gives the same
-    chains on every run. With `audit`, at `AUDIT_STEPS` steps drawn from a second generator the
-    energies at x ± FD_H v (v a random unit direction per image) must give the directional
-    derivative <g, v> by central differences, and at the end the states of those steps are queried
-    again and must get the same answers. A failed check stops the chain: `problem` says which.
+    chains on every run, and `query` is asked only for the chain's states. With `audit`, the
+    states, energies and gradients of some chains at some steps (drawn from a second generator)
+    are kept, and `run.audit` holds the questions that check them in fresh processes
+    (`FreshAudit`): whoever answers `query` never sees them, so it cannot answer them from memory.
     """
     generator = torch.Generator().manual_seed(int(seed))
     audit_rng = np.random.default_rng([int(seed), 3907])
-    audited = set(audit_rng.choice(n_steps, size=min(AUDIT_STEPS, n_steps), replace=False).tolist()) if audit and n_steps else set()
+    n_steps = int(n_steps)
+    picked = audit_rng.choice(n_steps, size=min(AUDIT_STEPS + RECHECK_STEPS, n_steps), replace=False) if audit else []
+    audited = {int(s): np.sort(audit_rng.choice(n, min(AUDIT_IMAGES, n), replace=False)) for s in picked[:AUDIT_STEPS]}
+    rechecked = {}
+    for s in picked[AUDIT_STEPS:]:
+        others = np.setdiff1d(np.arange(n), np.concatenate(list(audited.values())))
+        rechecked[int(s)] = np.sort(audit_rng.choice(others, min(RECHECK_IMAGES, len(others)), replace=False))
     x = (torch.rand(n, *shape, generator=generator) * 2 - 1).numpy()
-    queries, first_answers = 0, []
-    for step in range(int(n_steps)):
+    kept: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for step in range(n_steps):
         energy, grad = query(x)
-        queries += 1
-        if step in audited:
-            problem = _finite_difference_problem(query, x, grad, audit_rng, step)
-            queries += 2
-            if problem:
-                return ChainRun(torch.from_numpy(x), problem, queries)
-            first_answers.append((step, x.copy(), energy, grad))
+        rows = audited.get(step, rechecked.get(step))
+        if rows is not None:
+            kept[step] = (x[rows].copy(), np.asarray(energy, np.float64).reshape(-1)[rows], np.asarray(grad, np.float64)[rows])
         g = torch.tensor(np.asarray(grad, dtype=np.float32))  # a copy: updated in place below
         if grad_clip is not None:
             g.clamp_(-grad_clip, grad_clip)
         kick = torch.randn(x.shape, generator=generator)
         x = torch.from_numpy(x.copy()).sub_(g, alpha=step_size).add_(kick, alpha=noise_std).clamp_(-1.0, 1.0).numpy()
-    for step, state, energy, grad in first_answers:
-        again_energy, again_grad = query(state)
-        queries += 1
-        for name, first, again in (("energies", energy, again_energy), ("gradients", grad, again_grad)):
-            scale = max(float(np.max(np.abs(first))), 1e-12)
-            worst = float(np.max(np.abs(np.asarray(again, np.float64) - first)))
-            if worst > REPEAT_RTOL * scale:
-                return ChainRun(torch.from_numpy(x), f"the same images (the states of step {step}) queried twice got different "
-                                f"{name} (largest difference {worst:.3g}, {worst / scale:.2g} of the largest entry): "
-                                "the energy must be a function of the images alone", queries)
-    return ChainRun(torch.from_numpy(x), None, queries)
+    plan = fresh_audit(kept, list(audited), list(rechecked), audit_rng) if audited else None
+    return ChainRun(torch.from_numpy(x), plan, n_steps)
 
 
-def _finite_difference_problem(query: Query, x: np.ndarray, grad: np.ndarray,
-                               rng: np.random.Generator, step: int) -> str | None:
-    """None if (E(x + h v) - E(x - h v)) / 2h ≈ <g, v> over the batch (v: a random unit direction per image)."""
-    v = rng.normal(size=x.shape)
-    v /= np.linalg.norm(v.reshape(len(v), -1), axis=1).reshape(-1, *([1] * (x.ndim - 1)))
-    up, _ = query((x + FD_H * v).astype(np.float32))
-    down, _ = query((x - FD_H * v).astype(np.float32))
-    up, down = np.asarray(up, np.float64), np.asarray(down, np.float64)
-    numeric = (up - down) / (2 * FD_H)
-    analytic = np.sum(np.asarray(grad, np.float64).reshape(len(x), -1) * v.reshape(len(x), -1), axis=1)
-    rounding = FD_ATOL_ULPS * _ULP32 * np.maximum(np.maximum(np.abs(up), np.abs(down)), 1e-6) / (2 * FD_H)
-    error = float(np.linalg.norm(numeric - analytic))
-    if error <= FD_RTOL * float(np.linalg.norm(analytic)) + float(np.linalg.norm(rounding)):
-        return None
-    return (f"the gradients returned at step {step} do not match the energies: along random directions, finite "
-            f"differences of the energies (h = {FD_H:g}) differ from <gradient, direction> by {error:.3g} "
-            f"(2-norm over {len(x)} images; the directional derivatives themselves have norm "
-            f"{float(np.linalg.norm(analytic)):.3g}, tolerance {FD_RTOL:.0%} plus float32 rounding)")
+def fresh_audit(kept: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]], audited: list[int], rechecked: list[int],
+                rng: np.random.Generator) -> FreshAudit:
+    """The two batches of `FreshAudit` from the chain's kept (states, energies, gradients) per step."""
+    directions, centres, grads = [], [], []
+    for step in audited:
+        x, _, g = kept[step]
+        v = rng.normal(size=x.shape) * (np.abs(x) < SATURATED)
+        v /= np.maximum(np.linalg.norm(v.reshape(len(v), -1), axis=1), 1e-12).reshape(-1, *([1] * (x.ndim - 1)))
+        directions.append(v.reshape(len(v), -1))
+        centres.append(x.astype(np.float64))
+        grads.append(g.reshape(len(g), -1))
+    v = np.concatenate(directions)
+    x = np.concatenate(centres).reshape(len(v), -1)
+    sides = [(x + FD_H * v).astype(np.float32), (x - FD_H * v).astype(np.float32)]
+    # each re-checked state goes to one of the two processes, at random
+    order = rng.permutation(rechecked)
+    shares = [order[0::2], order[1::2]]
+    batches, positions, recheck = [], [], []
+    for side, steps in zip(sides, shares):
+        states = [kept[s][0].reshape(len(kept[s][0]), -1) for s in steps]
+        rows = np.concatenate([side, *states]) if states else side
+        permutation = rng.permutation(len(rows))
+        inverse = np.argsort(permutation)
+        batches.append(rows[permutation].reshape(len(rows), *kept[audited[0]][0].shape[1:]))
+        positions.append(inverse[:len(side)])
+        where = inverse[len(side):]
+        energies = np.concatenate([kept[s][1] for s in steps]) if len(steps) else np.empty(0)
+        chain_grads = (np.concatenate([kept[s][2] for s in steps]) if len(steps)
+                       else np.empty((0, *kept[audited[0]][0].shape[1:])))
+        labels = np.concatenate([np.full(len(kept[s][0]), s) for s in steps]) if len(steps) else np.empty(0, int)
+        recheck.append((where, energies, chain_grads, labels))
+    return FreshAudit(tuple(batches), tuple(audited), positions[0], positions[1], v, np.concatenate(grads), tuple(recheck))
 
 
 def autograd_query(energy: Callable[[torch.Tensor], torch.Tensor]) -> Query:
@@ -270,18 +338,31 @@ def grader_langevin(energy: Callable[[torch.Tensor], torch.Tensor], n: int, n_st
     return drive_langevin(autograd_query(energy), n, n_steps, step_size, noise_std, seed, grad_clip, shape, audit=False).samples
 
 
-# ---------------------------------------------------------------------------------- memorisation
+# ---------------------------------------------------------------------------------- copies and collapse
 # A sample closer than this to a digit the grader holds (root-mean-square pixel distance, images in [-1, 1]) is a
 # near-copy. Embedded subset: 1.1 % of the held-out digits fall this close to a training digit (the closest at 0.084);
-# the reference's samples are >= 0.27 from every digit; chains of an energy that only stores 20 training digits end
+# the reference's samples are >= 0.15 from every digit; chains of an energy that only stores 20 training digits end
 # 0.056-0.088 from them (the sampler's large step keeps them moving around the stored digit).
 MEMORISED_RMS = 0.12
-# The share of near-copies that costs nothing (4x the rate of new real digits); above it, credit falls to 0 at 100 %.
+# A sample closer than this to a class average (the mean image of one digit class of the grader's digits), both blurred
+# by BLUR_PX, is a copy of a prototype: a class mean, or one with noise added (the blur removes the noise, not the
+# strokes in which real digits differ from their class mean). 1.1 % of the 5,000 embedded digits fall this close, 1.0 %
+# of the reference's samples; energies with wells at (blurred, noisy or flat-bottomed) class means put 60-100 % of their
+# samples there (docs/p3_calibration.md).
+PROTOTYPE_RMS = 0.15
+# Two samples of the same predicted class closer than this, after both are blurred by a Gaussian of BLUR_PX pixels, are
+# the same image up to pixel noise: chains that collapsed into one well. The blur removes the sampler's pixel jitter
+# and a well's added noise, not the strokes in which real digits differ: 200 held-out digits have 1 % of such nearest
+# neighbours below 0.074, the reference's samples below 0.073; energies with wells end at 0.02-0.07 (docs/p3_calibration.md).
+DUPLICATE_RMS = 0.06
+BLUR_PX = 1.0
+# The share of flagged samples (copies or collapsed) that costs nothing (4x the rate of new real digits); above it,
+# credit falls to 0 at 100 %.
 MEMORISED_ALLOWANCE = 0.05
 
 
 def memorisation_factor(copies: int, n: int) -> float:
-    """The multiplier of the sample-quality credit when `copies` of `n` samples are near-copies of digits."""
+    """The multiplier of the sample-quality credit when `copies` of `n` samples are flagged (copies or collapsed)."""
     share = copies / n
     return max(0.0, 1.0 - max(0.0, share - MEMORISED_ALLOWANCE) / (1.0 - MEMORISED_ALLOWANCE))
 
@@ -294,3 +375,28 @@ def nearest_digit_distances(samples: torch.Tensor | np.ndarray, digits: torch.Te
         squared = (a * a).sum(1, keepdim=True) - 2 * a @ chunk.T + (chunk * chunk).sum(1)
         best = torch.minimum(best, squared.min(1).values)
     return (best.clamp_min(0.0) / a.shape[1]).sqrt().numpy()
+
+
+def class_averages(digits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The mean image (10, 1, 28, 28) of each digit class among `digits` (N, 1, 28, 28) with `labels` (N,)."""
+    return torch.stack([digits[labels == c].float().mean(0) for c in range(N_CLASSES) if bool((labels == c).any())])
+
+
+def blurred(images: torch.Tensor, sigma: float = BLUR_PX) -> torch.Tensor:
+    """Images (N, 1, 28, 28) smoothed by a separable Gaussian of `sigma` pixels (7 taps, zero padding)."""
+    taps = torch.arange(-3, 4, dtype=torch.float32)
+    kernel = torch.exp(-taps**2 / (2 * sigma**2))
+    kernel = kernel / kernel.sum()
+    out = torch.nn.functional.conv2d(_as_images(images), kernel.view(1, 1, 1, 7), padding=(0, 3))
+    return torch.nn.functional.conv2d(out, kernel.view(1, 1, 7, 1), padding=(3, 0))
+
+
+def collapse_distances(samples: torch.Tensor | np.ndarray) -> np.ndarray:
+    """Per sample: RMS distance, after `blurred`, to the nearest OTHER sample of the same predicted class (inf if alone)."""
+    images = _as_images(torch.as_tensor(samples))
+    labels = predict_proba(images).argmax(-1)
+    flat = blurred(images).reshape(len(images), -1).double()
+    distances = torch.cdist(flat, flat) / np.sqrt(flat.shape[1])
+    distances[labels[:, None] != labels[None, :]] = float("inf")
+    distances.fill_diagonal_(float("inf"))
+    return distances.min(1).values.numpy()
