@@ -984,7 +984,7 @@ def check_checkpoint(ctx: CheckContext) -> Outcome:
                                 "machine; grade again with --device cpu (this is not the submission's fault).")
     # Two fresh processes of this submission (the session's own constructor: same staged copy, limits and group), started
     # now so that their start-up overlaps the chain; each is asked once, at the end, and closed.
-    fresh = [ctx.modules._new_box() for _ in range(2)]  # noqa: SLF001 - not registered: no other check may reuse them
+    fresh = [ctx.modules.fresh_sandbox() for _ in range(2)]  # not registered: no other check may reuse them
     try:
         return _judge_checkpoint(ctx, str(path), fresh)
     finally:

@@ -67,6 +67,13 @@ class StudentModules:
     def _new_box(self) -> Sandbox:
         return Sandbox(self.submission.staged, self.limits, gid=self.submission.reader_gid)
 
+    def fresh_sandbox(self) -> Sandbox:
+        """A new child of this submission that no check has used and none will reuse; the caller imports into it and closes it.
+
+        For answers that must come from a process that never saw the other queries (SPEC's third rule).
+        """
+        return self._new_box()
+
     def prestart(self, modules: set[str]) -> None:
         """Start the children of `modules` now, so their torch import overlaps the grader's work."""
         for module in sorted(modules & set(self.submission.modules)):
