@@ -73,7 +73,10 @@ JACOBIAN_VERIFIED_SHARE = 0.5  # points where it must agree; the others (kinks, 
 COUPLING_FD_STEP = 2.0**-5  # five-point central differences of coupling_forward (smooth tanh s/t networks)
 COUPLING_JACOBIAN_TOL = 1e-3  # |log_det - log|det ∂y/∂x|| and |off-diagonal| / (1 + max|J|): differences err <= 1e-4
 NLL_POINT_CAP = 10.0  # nats: one held-out point's -log p counts at most this (a NaN too): a few bad points cost in proportion
-AUDIT_SHARE = 0.8  # forward's log_det must agree with differences of its z at this share of the mixed query (honest: ~0.95)
+# forward's log_det must agree with differences of its z at this share of the mixed query (honest 10-coupling flows ~0.95,
+# a deep unbounded 32-coupling flow 0.78-0.93 over seeds 0-2); the derived NLL believes a claim only where it agrees, so a
+# partial liar gains nothing there, and the systematic mistakes (sign, a missing constant) agree almost nowhere
+AUDIT_SHARE = 0.6
 SMOOTH_MAX = 0.1  # share of nearby query pairs whose z disagree with their differences (honest ReLU flows: ~0.01)
 ROUND_TRIP_SHARE = 0.95  # samples inverse(z) that forward must map back to z within INVERSE_TOL
 Z_MEAN_TOL, Z_COV_TOL = 0.15, 0.2  # forward(sample(2000)) against N(0, I): ~7 standard errors
