@@ -170,7 +170,7 @@ def map_export(zip_path: Path) -> ExportMapping:
         for key, folder in sorted(mapping.students.items()):
             _unpack_nested(folder, mapping, budgets[key], key)
             if key in mapping.students:
-                mapping.students[key] = _submission_root(folder, mapping, key)
+                _note_if_no_work(folder, mapping, key)
     except (zipfile.BadZipFile, OSError, UnicodeDecodeError, ValueError) as error:
         mapping.cleanup()
         raise ExportError(f"cannot read {zip_path}: {error}") from None
@@ -354,9 +354,7 @@ def _unpack_nested(folder: Path, mapping: ExportMapping, budget: _Budget, key: s
         if target.exists():
             mapping.notes.append(f"{key}: {nested.name} not unpacked: {target.name} is already there")
             continue
-        args = [str(nested), str(target), str(STUDENT_ENTRIES - budget.entries), str(STUDENT_BYTES - budget.total)]
-        done = run_bounded("grader.exports:unpack_in_helper", args, UNPACK_SECONDS, UNPACK_MEMORY_BYTES)
-        answer = done.value if done.ok and isinstance(done.value, dict) else {"refused": f"unpacking it failed: {done.reason}"}
+        answer = unpack_zip(nested, target, STUDENT_ENTRIES - budget.entries, STUDENT_BYTES - budget.total)
         if answer.get("refused"):
             mapping.refuse(key, f"{nested.name}: {answer['refused']}")
             return
@@ -366,6 +364,13 @@ def _unpack_nested(folder: Path, mapping: ExportMapping, budget: _Budget, key: s
         if answer.get("unpacked"):
             nested.unlink()
             mapping.notes.append(f"{key}: unpacked {nested.name}")
+
+
+def unpack_zip(archive: Path, target: Path, entries_left: int, bytes_left: int) -> dict[str, object]:
+    """Unpack a student's zip into `target` in a bounded helper (`unpack_in_helper`'s answer; a failed helper is a refusal)."""
+    done = run_bounded("grader.exports:unpack_in_helper", [str(archive), str(target), str(entries_left), str(bytes_left)],
+                       UNPACK_SECONDS, UNPACK_MEMORY_BYTES)
+    return done.value if done.ok and isinstance(done.value, dict) else {"refused": f"unpacking it failed: {done.reason}"}
 
 
 def unpack_in_helper(zip_path: str, target: str, entries_left: str, bytes_left: str) -> dict[str, object]:
@@ -401,9 +406,8 @@ def unpack_in_helper(zip_path: str, target: str, entries_left: str, bytes_left: 
     return {"unpacked": True, "entries": budget.entries - start_entries, "bytes": budget.total - start_total, "notes": notes, "refused": ""}
 
 
-def _submission_root(folder: Path, mapping: ExportMapping, key: str) -> Path:
-    """The student's folder as handed in; grading finds the work in it by `grader.layout`'s rule (the
-    same for Gradescope uploads and `grade FOLDER`). A folder with no expected file is noted here."""
+def _note_if_no_work(folder: Path, mapping: ExportMapping, key: str) -> None:
+    """Note a student's folder with no expected file. The folder stays as handed in: grading finds the
+    work in it by `grader.layout`'s rule, the same for Gradescope uploads and `grade FOLDER`."""
     if find_work_folder(folder) is None:
         mapping.notes.append(f"{key}: none of the expected files ({', '.join(sorted(EXPECTED))})")
-    return folder

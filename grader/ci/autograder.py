@@ -23,8 +23,7 @@ from contextlib import redirect_stderr
 from pathlib import Path
 
 from grader import cli
-from grader.bounded import run_bounded
-from grader.exports import STUDENT_BYTES, STUDENT_ENTRIES, UNPACK_MEMORY_BYTES, UNPACK_SECONDS
+from grader.exports import STUDENT_BYTES, STUDENT_ENTRIES, unpack_zip
 from grader.layout import EXPECTED, find_work_folder
 from grader.private import BUNDLED_FILE
 
@@ -47,9 +46,7 @@ def unpacked_upload(submitted: Path, scratch: Path) -> tuple[Path, list[str]]:
     zips = sorted(p for p in submitted.glob("*.zip") if p.is_file() and not p.is_symlink()) if submitted.is_dir() else []
     notes = []
     for archive in zips:
-        args = [str(archive), str(scratch / archive.stem), str(STUDENT_ENTRIES), str(STUDENT_BYTES)]
-        done = run_bounded("grader.exports:unpack_in_helper", args, UNPACK_SECONDS, UNPACK_MEMORY_BYTES)
-        refused = done.value.get("refused") if done.ok and isinstance(done.value, dict) else f"unpacking it failed: {done.reason}"
+        refused = unpack_zip(archive, scratch / archive.stem, STUDENT_ENTRIES, STUDENT_BYTES).get("refused")
         notes.append(f"{archive.name} could not be unpacked: {refused}" if refused else f"unpacked {archive.name}")
     return (scratch, notes) if zips else (submitted, [])
 
