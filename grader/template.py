@@ -52,7 +52,7 @@ def is_untouched_template(folder: Path) -> bool:
     if work is None:
         return False
     root = folder.joinpath(*work.parts)
-    for name in sorted(EXPECTED):
+    for name in sorted(EXPECTED, key=lambda n: (n.endswith(".ipynb"), n)):  # notebooks last: each is a parsing process
         path = root / name
         if not (path.exists() or path.is_symlink()):
             continue
