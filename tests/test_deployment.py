@@ -101,5 +101,8 @@ def test_the_isolation_tests_pass_with_the_environment_inside_the_checkout(scrat
     run([sys.executable, "-m", "venv", "--system-site-packages", str(checkout / ".venv")])  # torch from this Python: no download
     python = str(checkout / ".venv" / "bin" / "python")
     run([python, "-m", "pip", "install", "--quiet", "--no-deps", "-e", str(checkout)])
+    # torch comes from this Python here (no download), but a newcomer's lives in .venv: the child must import from it
+    probe = "import os, site; from grader.runner.sandbox import child_sys_path; print(all(os.path.realpath(p) in child_sys_path() for p in site.getsitepackages()))"
+    assert run([python, "-c", probe], cwd=checkout).stdout.strip() == "True"
     done = run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_isolation.py"], cwd=checkout)
     assert " passed" in done.stdout and "failed" not in done.stdout

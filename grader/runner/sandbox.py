@@ -198,7 +198,7 @@ def child_sys_path() -> list[str]:
         if not entry or not os.path.exists(entry):
             continue
         resolved = Path(entry).resolve()
-        if resolved in hidden or any(h in resolved.parents for h in hidden) or _is_checkout(resolved):
+        if resolved in hidden or _is_checkout(resolved):  # a .venv's site directory inside a checkout stays
             continue
         if any(resolved == root or root in resolved.parents for root in installation):
             keep.append(str(resolved))
