@@ -54,8 +54,11 @@ def test_code_checks_are_deterministic(tmp_path):
 # case -> ({check id: expected score}, substring of the feedback of the first check listed)
 MISTAKES = {
     # 3.sgld_step: 4 equal cases (3 exact steps, fresh noise on a flat energy); side effects are advice, not scored
-    # the loop of an ascending step is right on the noise-free path (replayed); the chains' law is judged against the contract
-    "sgld_ascent": ({"3.sgld_step": 1.5, "3.langevin": 4 / 3}, "gradient ascent"),
+    # the loop of a step with a classic mistake is right: replayed on the noise-free path, and its chains have the law of
+    # that step (simulated by the grader); a loop of the wrong count is still charged, in the terms of the student's step
+    "sgld_ascent": ({"3.sgld_step": 1.5, "3.langevin": 4.0}, "gradient ascent"),
+    "sgld_clamp_skipped": ({"3.sgld_step": 1.5, "3.langevin": 4.0}, "the result is not clamped to [-1, 1]"),
+    "sgld_ascent_loop_off_by_one": ({"3.langevin": 4 / 3}, "the chains match 5 calls of your own sgld_step, not n_steps = 6"),
     "noise_omitted": ({"3.sgld_step": 0.0, "3.langevin": 4.0}, "the noise term is missing"),  # charged once (issue 11)
     "param_gradient": ({"3.sgld_step": 1.5}, "gradient with respect to the energy's parameters"),
     "backward_side_effects": ({"3.sgld_step": 6.0, "3.langevin": 4.0}, "parameter gradients were changed"),
@@ -88,6 +91,19 @@ def test_noise_omitted_is_named_in_every_failing_case(tmp_path):
     assert results["3.sgld_step"].output.count("the noise term is missing") == 3
     assert "no noise was added" in results["3.sgld_step"].output
     assert "Your sgld_step adds no noise (charged in 3.sgld_step)" in results["3.langevin"].output  # the loop is right
+
+
+def test_ascending_step_is_charged_once(tmp_path):
+    """The reference's loop and training around an ascending step: 3.langevin and 3.train_ebm say the step caused what
+    differs, and lose nothing for it (the training, run again with the contract's step in its place, separates)."""
+    folder = patched_submission(tmp_path / "sub", P3, CORPUS / "p3" / "sgld_ascent.py")
+    results = by_id(grade(folder, tmp_path / "out", ids={"3.langevin", "3.train_ebm"}))
+    langevin = results["3.langevin"].output
+    assert langevin.count("caused by 3.sgld_step") == 3, langevin  # the path and both statistical cases
+    assert "the law of 6 calls of your own sgld_step" in langevin and "the law of 300 calls" in langevin, langevin
+    training = results["3.train_ebm"]
+    assert training.score == 7.0 and "lost points through it (caused by 3.sgld_step)" in training.output, training.output
+    assert "the first run, with your own sgld_step (not scored)" in training.output
 
 
 def test_compound_step_mistake_is_named_and_charged_once(tmp_path):

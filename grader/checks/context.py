@@ -41,9 +41,10 @@ class CheckContext:
     def call_method(self, handle: Handle, name: str, *args: Any, seed: int = 0, keep: bool = False, timeout_s: float | None = None, **kwargs: Any) -> Any:
         return self._call(handle.method(name), f"{handle.type_name}.{name}", args, kwargs, seed, keep, timeout_s)
 
-    def probe(self, name: str, *args: Any, seed: int = 0, timeout_s: float | None = None, **kwargs: Any) -> Any:
+    def probe(self, name: str, *args: Any, seed: int = 0, keep: bool = False, timeout_s: float | None = None,
+              on_device: bool = False, **kwargs: Any) -> Any:
         """Run a grader computation from `child_library.PROBES` beside the student's objects."""
-        return self._call(Probe(name), name, args, kwargs, seed, False, timeout_s)
+        return self._call(Probe(name), name, args, kwargs, seed, keep, timeout_s, on_device)
 
     def _call(self, fn, label: str, args, kwargs, seed, keep, timeout_s, on_device: bool = False) -> Any:
         key = (self.check.module, label)

@@ -135,22 +135,9 @@ def diagnose_step(student: np.ndarray, sc: StepCase) -> str | None:
         return None
     if noise_first_step(student, sc):
         return NOISE_FIRST
-    x, eps = sc.x.astype(np.float64), sc.eps.astype(np.float64)
-
-    def candidate(mistake: dict) -> np.ndarray:
-        kwargs = dict(mistake)
-        clip = kwargs.pop("clip", sc.clip)
-        return oracle.sgld_expected(x, sc.case, sc.eta, sc.sigma, eps, clip, **kwargs)
-
-    mistakes = step_mistakes(sc.clip is not None)
-    for mistake, message in mistakes:
-        if error(candidate(mistake)) <= STEP_ATOL:
-            return message
-    for (first, first_message), (second, second_message) in itertools.combinations(mistakes + [(dict(noise_first=True), NOISE_FIRST)], 2):
-        if set(first) & set(second) or {"clip", "clip_update"} <= set(first) | set(second):
-            continue  # the same switch twice, or a clip both ignored and misplaced
-        if error(candidate({**first, **second})) <= STEP_ATOL:
-            return f"two mistakes at once: {first_message}; and {second_message}"
+    named = classic_mistake(student, sc)
+    if named is not None:
+        return named[1]
     inside = np.abs(student) < 1 - 1e-6
     shift = (sc.x + sc.sigma * sc.eps - student)[inside]
     if shift.size and np.ptp(shift) <= 1e-4 * max(1.0, float(np.max(np.abs(shift)))) and abs(float(shift.mean())) > 1e-6:
@@ -163,6 +150,28 @@ def diagnose_step(student: np.ndarray, sc: StepCase) -> str | None:
     wrong = int(np.sum(np.abs(student - sc.expected()) > STEP_ATOL))
     return (f"differs from clamp(x - step_size * g + noise_std * noise, -1, 1) at {wrong} of {student.size} entries "
             f"(largest difference {error(sc.expected()):.3g})")
+
+
+def classic_mistake(student: np.ndarray, sc: StepCase) -> tuple[dict, str] | None:
+    """The classic mistake `student` makes on `sc` (one, else two at once) as `oracle.sgld_expected` switches, with the
+    message naming it; None when it is none of them (the contract's step is not one)."""
+    x, eps = sc.x.astype(np.float64), sc.eps.astype(np.float64)
+
+    def matches(mistake: dict) -> bool:
+        kwargs = dict(mistake)
+        clip = kwargs.pop("clip", sc.clip)
+        return float(np.max(np.abs(student - oracle.sgld_expected(x, sc.case, sc.eta, sc.sigma, eps, clip, **kwargs)))) <= STEP_ATOL
+
+    mistakes = step_mistakes(sc.clip is not None)
+    for mistake, message in mistakes:
+        if matches(mistake):
+            return mistake, message
+    for (first, first_message), (second, second_message) in itertools.combinations(mistakes + [(dict(noise_first=True), NOISE_FIRST)], 2):
+        if set(first) & set(second) or {"clip", "clip_update"} <= set(first) | set(second):
+            continue  # the same switch twice, or a clip both ignored and misplaced
+        if matches({**first, **second}):
+            return {**first, **second}, f"two mistakes at once: {first_message}; and {second_message}"
+    return None
 
 
 def noise_first_step(student: np.ndarray, sc: StepCase) -> bool:
@@ -351,35 +360,94 @@ def diagnose_chains(final: np.ndarray, cc: ChainCase, noise_first: bool = False)
 NOISE_MISSING = "the noise term is missing"  # the start of diagnose_step's message for a step without noise
 
 
-def student_step_rule(ctx: CheckContext) -> str:
-    """Which step rule the student's own `sgld_step` follows: "contract", "noise_first" or "no_noise".
+@dataclass(frozen=True)
+class StepRule:
+    """The rule the student's own `sgld_step` follows on the plain step case.
 
-    `3.langevin` judges `langevin_sample` against chains of that rule (3.sgld_step charges the
-    rule itself), so one cause is charged once. Any other behaviour (a step that raises, or
-    another mistake) is judged against the contract's chain.
+    `kind`: "contract" (or no classic rule: a step that raises, or another mistake), "noise_first",
+    "no_noise", or "mistaken" (a named classic mistake, `switches` for `oracle.sgld_expected`).
+    `3.langevin` judges `langevin_sample` against chains of that rule (3.sgld_step charges the rule
+    itself), so one cause is charged once.
     """
+
+    kind: str = "contract"
+    switches: tuple[tuple[str, bool], ...] = ()
+    message: str = ""
+
+
+def _own_plain_step(ctx: CheckContext) -> tuple[np.ndarray, str | None] | None:
+    """The student's `sgld_step` on the plain step case and its diagnosis (None: right); None when it cannot be judged."""
     sc = step_cases()["plain"]
     try:
         value = ctx.call("sgld_step", sc.x, _build(sc.case), sc.eta, sc.sigma, noise=sc.eps)
-        problem = diagnose_step(as_array(value, "sgld_step(x, energy, ...)", shape=sc.x.shape), sc)
+        student = as_array(value, "sgld_step(x, energy, ...)", shape=sc.x.shape)
     except (WrongOutput, StudentCodeError):
-        return "contract"
-    if problem and NOISE_FIRST in problem:  # alone, or one of two mistakes at once
-        return "noise_first"
-    return "no_noise" if problem and NOISE_MISSING in problem else "contract"
+        return None
+    return student, diagnose_step(student, sc)
 
 
-def _chain_case(ctx: CheckContext, cc: ChainCase, rule: str) -> Callable[[], tuple[float, str | None]]:
+def student_step_rule(ctx: CheckContext) -> StepRule:
+    own = _own_plain_step(ctx)
+    problem = own[1] if own else None
+    if problem is None:
+        return StepRule()
+    if NOISE_FIRST in problem:  # alone, or one of two mistakes at once
+        return StepRule("noise_first")
+    if NOISE_MISSING in problem:
+        return StepRule("no_noise")
+    named = classic_mistake(own[0], step_cases()["plain"])
+    return StepRule("mistaken", tuple(sorted(named[0].items())), named[1]) if named else StepRule()
+
+
+TWO_SAMPLE_Z_MAX = 6.0  # the largest |z| of 14 Welch statistics between the chains and the grader's chains of the same rule
+SIMULATION_SEED = 3_303
+COUNT_SCAN_MAX = 20  # runs of at most this many steps are also compared with 1 .. 3 n_steps calls of the student's step
+
+
+def _chain_case(ctx: CheckContext, cc: ChainCase, rule: StepRule) -> Callable[[], tuple[float, str | None]]:
     def run() -> tuple[float, str | None]:
         value = ctx.call("langevin_sample", _build(cc.case), cc.x0, cc.n_steps, cc.eta, cc.sigma, seed=31)
         final = as_array(value, "langevin_sample(energy, x0, ...)", shape=cc.x0.shape)
-        if rule == "no_noise":  # the loop of a noise-free step: exactly the descent path
+        if rule.kind == "no_noise":  # the loop of a noise-free step: exactly the descent path
             path = oracle.clipped_descent_path(cc.x0.astype(np.float64), cc.case, cc.n_steps, cc.eta, None)
             if float(np.max(np.abs(final - path))) <= CHAIN_ATOL:
                 return 1.0, None
-        problem = diagnose_chains(final, cc, rule == "noise_first")
+        problem = diagnose_chains(final, cc, rule.kind == "noise_first")
+        if problem and rule.kind == "mistaken":
+            verdict = _same_law_as_rule(final, cc, rule)
+            if verdict is not None:
+                return verdict
         return float(problem is None), problem
     return run
+
+
+def _same_law_as_rule(final: np.ndarray, cc: ChainCase, rule: StepRule) -> tuple[float, str] | None:
+    """The chains judged against `CHAINS` chains of the student's own (mistaken) step rule, run here with this grader's
+    noise: full credit when the two samples agree (the loop is right; the step is charged in 3.sgld_step), none when
+    they match another number of that step's calls (short cases only); None when that rule's chains are not finite,
+    do not leave their start or match no count, so the contract's law judges instead."""
+    flat = lambda x: x.reshape(len(x), -1).astype(np.float64)  # noqa: E731
+    student, start = flat(final), flat(cc.x0)
+    counts = 3 * cc.n_steps if cc.n_steps <= COUNT_SCAN_MAX else cc.n_steps
+    other_count = None
+    for k, state in enumerate(oracle.simulated_chains(cc.case, cc.x0, counts, cc.eta, cc.sigma, SIMULATION_SEED,
+                                                      **dict(rule.switches)), start=1):
+        expected = flat(state)
+        if not np.isfinite(expected).all():
+            return None
+        z = oracle.two_sample_z(student, expected)
+        if k == cc.n_steps and z <= TWO_SAMPLE_Z_MAX:
+            if np.allclose(expected, start):
+                return None
+            return 1.0, (f"the chains have the law of {cc.n_steps} calls of your own sgld_step (its rule run here on "
+                         f"{CHAINS:,} chains with the grader's noise: largest two-sample |z| {z:.1f} ≤ {TWO_SAMPLE_Z_MAX:g}); "
+                         "they differ from the contract's law only through the step's mistake (caused by 3.sgld_step, "
+                         "charged there)")
+        if k != cc.n_steps and other_count is None and z <= TWO_SAMPLE_Z_MAX:
+            other_count = k
+    if other_count is not None:
+        return 0.0, f"the chains match {other_count} calls of your own sgld_step, not n_steps = {cc.n_steps}"
+    return None
 
 
 RULE_NOTES = {
@@ -389,6 +457,8 @@ RULE_NOTES = {
                    "noise_std² Σ_{1≤k≤n} A^2k.",
     "no_noise": "\nYour sgld_step adds no noise (charged in 3.sgld_step), so the chains are judged against n_steps of that "
                 "step: the noise-free descent path.",
+    "mistaken": "\nYour sgld_step makes a classic mistake (charged in 3.sgld_step: {message}), so the chains are judged "
+                "against chains of that step where they differ from the contract's law.",
 }
 
 
@@ -474,7 +544,8 @@ def check_langevin(ctx: CheckContext) -> Outcome:
     return Outcome(fraction, f"{CHAINS:,} chains of 4 pixels per statistical case on E(x) = ½ (x - m)ᵀ P (x - m): given "
                              "x0, x_n is Gaussian with mean m + Aⁿ (x0 - m) and covariance noise_std² Σ_k A^2k, A = I - "
                              "step_size P (the exact discrete law, not the continuous-time P⁻¹); mean tested at p ≥ "
-                             f"{MEAN_P_MIN:g}, covariance within {COV_Z_MAX:g} standard errors:\n{lines}{RULE_NOTES[rule]}")
+                             f"{MEAN_P_MIN:g}, covariance within {COV_Z_MAX:g} standard errors:\n{lines}"
+                             + RULE_NOTES[rule.kind].replace("{message}", rule.message))
 
 
 # ---------------------------------------------------------------------------------- 3.buffer
@@ -837,32 +908,83 @@ def check_train_ebm(ctx: CheckContext) -> Outcome:
                             "(a smaller batch or fewer SGLD steps per iteration).")
     if not isinstance(model, Handle) or model.type_name == "NoneType":
         return Outcome(0.0, f"train_ebm returned {describe(model)}; it must return the trained EnergyNet")
-    labels = {"digits": "held-out digits", "noise": "uniform noise in [-1, 1]", "shuffled": "held-out digits with their pixels shuffled"}
-    energies, shaped, repeat_problem = _energies(ctx, model, {"digits": heldout, **negatives}, held_out_seed + 3402)
+    sets = {"digits": heldout, **negatives}
+    trained = _judge_training(ctx, model, sets, held_out_seed + 3402, f"trains {plan.n_iters} iterations within the time "
+                                                                        f"limit ({budget})")
+    step = _step_problem(ctx) if trained.fraction < 1 else None
+    if step is not None:
+        trained = _trained_with_contract_step(ctx, trained, train, plan, sets, held_out_seed + 3402, step)
+    return Outcome(trained.fraction,
+                   f"train_ebm(train digits, n_iters={plan.n_iters}, seed=0) on {len(train):,} digits; AUROC = P(a held-out "
+                   "digit gets lower energy than a negative image), all energies asked for in one shuffled batch:\n"
+                   + "\n".join(trained.lines), _energy_figure(ctx, trained.histograms))
+
+
+@dataclass(frozen=True)
+class TrainingVerdict:
+    """What a trained model earns on 3.train_ebm: its fraction, one line per part, and the energies to draw."""
+
+    fraction: float
+    lines: tuple[str, ...]
+    histograms: dict[str, np.ndarray]
+
+
+LABELS = {"digits": "held-out digits", "noise": "uniform noise in [-1, 1]", "shuffled": "held-out digits with their pixels shuffled"}
+
+
+def _judge_training(ctx: CheckContext, model: Handle, sets: dict[str, np.ndarray], seed: int, ran: str) -> TrainingVerdict:
+    """The trained `model`'s energies of `sets` (held-out digits first, then the negatives) scored by AUROC."""
+    energies, shaped, repeat_problem = _energies(ctx, model, sets, seed)
     e_digits = energies["digits"]
-    lines, earned = [], 0.0
     finite = bool(np.all(np.isfinite(e_digits)))
     runs_ok = shaped and finite
-    earned += TRAIN_POINTS["runs"] * runs_ok
-    lines.append(f"- trains {plan.n_iters} iterations within the time limit ({budget}) and returns a model with (N,) energies: "
-                 + ("ok" if runs_ok else "energies of shape (N, 1), the contract says (N,)" if finite else "energies contain NaN/inf"))
-    histograms = {labels["digits"]: e_digits}
-    for key in negatives:
+    earned = TRAIN_POINTS["runs"] * runs_ok
+    lines = [f"- {ran} and returns a model with (N,) energies: "
+             + ("ok" if runs_ok else "energies of shape (N, 1), the contract says (N,)" if finite else "energies contain NaN/inf")]
+    histograms = {LABELS["digits"]: e_digits}
+    for key in [name for name in sets if name != "digits"]:
         e_other = energies[key]
-        histograms[labels[key]] = e_other
+        histograms[LABELS[key]] = e_other
         value = oracle.auroc(np.nan_to_num(e_digits, nan=np.inf), np.nan_to_num(e_other, nan=-np.inf))
         fraction = 0.0 if repeat_problem else _auroc_fraction(value)
         earned += TRAIN_POINTS[key] * fraction
         verdict = "ok" if fraction == 1 else "half credit" if fraction else "not separated"
         if value < 0.3:
             verdict += " (digits get HIGHER energy: is a sign flipped? Lower energy must mean more likely)"
-        lines.append(f"- {EVAL_DIGITS:,} held-out digits vs {EVAL_DIGITS:,} {labels[key]}: AUROC {value:.4f} "
+        lines.append(f"- {EVAL_DIGITS:,} held-out digits vs {EVAL_DIGITS:,} {LABELS[key]}: AUROC {value:.4f} "
                      f"(full credit ≥ {AUROC_FULL:g}, half ≥ {AUROC_HALF:g}): {repeat_problem or verdict}")
-    figures = _energy_figure(ctx, histograms)
-    return Outcome(earned / sum(TRAIN_POINTS.values()),
-                   f"train_ebm(train digits, n_iters={plan.n_iters}, seed=0) on {len(train):,} digits; AUROC = P(a held-out "
-                   "digit gets lower energy than a negative image), all energies asked for in one shuffled batch:\n"
-                   + "\n".join(lines), figures)
+    return TrainingVerdict(earned / sum(TRAIN_POINTS.values()), tuple(lines), histograms)
+
+
+def _step_problem(ctx: CheckContext) -> str | None:
+    """What is wrong with the student's own sgld_step (charged in 3.sgld_step), or None when it is right, takes the noise
+    first (a legitimate order) or cannot be judged."""
+    own = _own_plain_step(ctx)
+    return None if own is None or own[1] in (None, NOISE_FIRST) else own[1]
+
+
+def _trained_with_contract_step(ctx: CheckContext, first: TrainingVerdict, train: np.ndarray, plan: TrainPlan,
+                                sets: dict[str, np.ndarray], seed: int, step: str) -> TrainingVerdict:
+    """The training judged on its own logic: run again with the contract's step in place of the student's mistaken
+    `sgld_step` (`child_library.train_with_contract_step`). When that earns more, the loss was the step's, charged in
+    3.sgld_step: the check gets the second run's score, saying so; otherwise the first run's, with a word."""
+    try:
+        model = ctx.probe("train_with_contract_step", Ref(P3, "train_ebm"), train, plan.n_iters, 0, seed=0, keep=True,
+                          timeout_s=plan.timeout_s, on_device=True)
+        second = _judge_training(ctx, model, sets, seed, f"with the contract's step in place of your sgld_step, trains "
+                                                         f"{plan.n_iters} iterations")
+    except (StudentCodeError, WrongOutput):
+        second = None
+    if second is not None and second.fraction > first.fraction:
+        return TrainingVerdict(second.fraction, (f"- your sgld_step is wrong ({step}; charged in 3.sgld_step), and this "
+                                                 "training lost points through it (caused by 3.sgld_step): trained again "
+                                                 "with the contract's step in its place, your train_ebm earns these:",)
+                               + second.lines + ("- the first run, with your own sgld_step (not scored):",) + first.lines,
+                               second.histograms)
+    return TrainingVerdict(first.fraction, first.lines + (f"- your sgld_step is wrong ({step}; charged in 3.sgld_step), but "
+                                                          "trained again with the contract's step in its place your train_ebm "
+                                                          "does no better: the points above are lost by the training itself",),
+                           first.histograms)
 
 
 def _energy_figure(ctx: CheckContext, energies: dict[str, np.ndarray]) -> tuple[str, ...]:

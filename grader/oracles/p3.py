@@ -10,6 +10,7 @@ noisy chain after n steps are all closed forms (numpy, float64).
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -134,6 +135,39 @@ def gaussian_fit(residuals: np.ndarray, cov: np.ndarray) -> GaussianFit:
     standard_error = np.where(np.eye(d, dtype=bool), np.sqrt(2.0 / n), np.sqrt(1.0 / n))
     cov_z = float(np.max(np.abs(s - np.eye(d)) / standard_error))
     return GaussianFit(mean_p, cov_z, float(np.mean(np.diag(s))))
+
+
+def simulated_chains(case: GaussianCase, x0: np.ndarray, n_steps: int, eta: float, sigma: float, seed: int,
+                     **mistake: bool) -> Iterator[np.ndarray]:
+    """x_1 .. x_n of `n_steps` SGLD steps from each row of `x0` `(N, ...)`, one state at a time, with this grader's own
+    noise and the step rule `mistake` (`sgld_expected`'s switches): samples of the law a loop of that step has, where
+    no closed form is kept."""
+    rng = np.random.default_rng(seed)
+    x = x0.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(n_steps):
+            x = sgld_expected(x, case, eta, sigma, rng.standard_normal(x.shape), None, **mistake)
+            yield x
+
+
+def two_sample_z(a: np.ndarray, b: np.ndarray) -> float:
+    """The largest |z| of Welch's test between samples `a` `(N, D)` and `b` `(M, D)` on each coordinate's mean and each
+    centred product's mean (D + D(D+1)/2 statistics: the means and covariances); inf when a statistic differs while
+    neither sample varies (both pinned, as chains at a clamp are)."""
+    centre = 0.5 * (a.mean(axis=0) + b.mean(axis=0))
+    rows, cols = np.triu_indices(a.shape[1])
+
+    def features(x: np.ndarray) -> np.ndarray:
+        d = x - centre
+        return np.concatenate([x, d[:, rows] * d[:, cols]], axis=1)
+
+    fa, fb = features(a), features(b)
+    gap = fa.mean(axis=0) - fb.mean(axis=0)
+    spread = np.sqrt(fa.var(axis=0) / len(fa) + fb.var(axis=0) / len(fb))
+    pinned = spread < 1e-12
+    if np.any(np.abs(gap[pinned]) > 1e-4):
+        return float("inf")
+    return float(np.max(np.abs(gap[~pinned]) / spread[~pinned], initial=0.0))
 
 
 # ---------------------------------------------------------------------------------- the loss
