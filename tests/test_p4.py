@@ -380,6 +380,7 @@ def test_answering_the_likelihood_selectively_gains_nothing(tmp_path):
     source = CORPUS / "hostile" / "p4_recognises_held_out.py"
     honest = _graded(tmp_path / "honest", source, ids, MODE="honest")
     assert honest["4.train_nll"].score == 0.0, honest["4.train_nll"].output  # untrained: NLL ~2
+    assert "did not learn: did the training diverge" in honest["4.train_nll"].output, honest["4.train_nll"].output
     for mode in ("log_prob", "log_det", "squares"):
         hostile = _graded(tmp_path / mode, source, ids, MODE=mode)
         for check_id in ids:

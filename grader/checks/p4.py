@@ -83,6 +83,7 @@ Z_MEAN_TOL, Z_COV_TOL = 0.15, 0.2  # forward(sample(2000)) against N(0, I): ~7 s
 BUG_SIGMAS = 4.0  # NLL below the entropy by more than this many standard errors: not a density
 MASS_TOL = 0.05  # |mass on the grid - 1|: correct flows 0.9988-1.0026; a missing standardisation log-det 0.43
 MASS_HINT_TOL = 0.25  # beside an NLL that earns nothing, only a mass this far off is worth a word
+UNTRAINED_NLL = 2.0  # about what an untrained flow gives (the identity map: 2.3); a training that diverged ends near or above it
 NLL_FULL, NLL_ZERO = 0.60, 1.10  # held-out NLL: full at or below, nothing at or above, linear between (correct: 0.31-0.54)
 NEAR_FULL, NEAR_ZERO = 0.85, 0.50  # share of samples within 3 sigma of the arcs (real data 0.997, correct flows 0.90-0.99)
 COVERAGE_FULL, COVERAGE_ZERO = 0.15, 0.35  # TV of the near samples' 12 arc segments from uniform (correct: 0.02-0.10)
@@ -502,6 +503,10 @@ def check_train_nll(ctx: CheckContext) -> Outcome:
         hint = (f" Also, exp(log p) integrates to {mass:.4g} {where}, not 1: not a normalised density "
                 "(a missing or wrong log-determinant, or a standardisation without its Jacobian?)."
                 if not np.isfinite(mass) or abs(mass - 1) > MASS_HINT_TOL else "")
+        if nll >= UNTRAINED_NLL:
+            hint += (" A flow that ends at or above an untrained flow's NLL did not learn: did the training diverge "
+                     "(non-finite losses; unbounded scales exp(s) with a high learning rate are a classic cause: bound s "
+                     "with tanh, lower the learning rate or clip gradients) or never update the parameters?")
         return Outcome(0.0, f"{measured}: no credit, at or above {NLL_ZERO:g} (full credit at ≤ {NLL_FULL:g}; an untrained flow "
                             f"gives about 2). {trained}.{hint}")
     if not np.isfinite(mass) or abs(mass - 1) > MASS_TOL:

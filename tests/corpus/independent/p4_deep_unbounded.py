@@ -1,8 +1,10 @@
 # Correct, in the style of a normalizing-flows library's RealNVP example: 32 masked affine couplings with
 # alternating masks, each s and t an MLP [2, 64, 64, 2] with LeakyReLU whose last layer starts at zero (the
-# flow starts as the identity), scales exp(s) unbounded (no tanh), no standardisation, Adam at 1e-3 with the
-# library's gradient-norm clipping. Perturbing 32 such couplings by a fixed relative amount overflows
-# (issue 21); the grader sizes its perturbation from the flow's behaviour instead.
+# flow starts as the identity), scales exp(s) unbounded (no tanh), no standardisation, Adam at the example's
+# 5e-4 with weight decay 1e-5, non-finite losses skipped, gradient norms clipped at 10. Perturbing 32 such
+# couplings by a fixed relative amount overflows (issue 21); the grader sizes its perturbation from the flow's
+# behaviour instead. At twice the example's learning rate (1e-3) this flow's training diverges at some seeds
+# (its own log_prob of held-out moons reaches 1e30): see docs/p4_calibration.md.
 class _LibraryMLP(nn.Module):
     def __init__(self, sizes=(2, 64, 64, 2)):
         super().__init__()
@@ -70,7 +72,7 @@ def train_realnvp(data, n_steps, seed=0):
     torch.manual_seed(seed)
     data = torch.as_tensor(data, dtype=torch.float32)
     model = RealNVP().to(data.device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-5)
+    optimizer = torch.optim.Adam(model.parameters(), lr=5e-4, weight_decay=1e-5)
     for _ in range(n_steps):
         batch = data[torch.randint(len(data), (512,))]
         loss = -model.log_prob(batch).mean()
