@@ -111,12 +111,17 @@ def test_run_autograder_scores_equal_grades_with_the_private_inputs(tmp_path, au
     assert done.returncode == 0, done.stderr
     expected = json.loads((tmp_path / "grade-out" / "results.json").read_text())
 
-    def scores(r: dict) -> list[tuple]:
-        return [(t["name"], t.get("score"), t.get("max_score"), t.get("status"), t["visibility"]) for t in r["tests"]]  # pending: none of the three
+    def scores(r: dict) -> list[tuple]:  # pending: none of the three; the rubric's test (Gradescope only) aside
+        return [(t["name"], t.get("score"), t.get("max_score"), t.get("status"), t["visibility"]) for t in r["tests"]
+                if "rubric_of" not in t["extra_data"]]
 
     assert scores(results) == scores(expected) and results["score"] == expected["score"]
+    rubric = [t for t in results["tests"] if "rubric_of" in t["extra_data"]]  # shown to students after the due date only
+    assert [(t["extra_data"]["rubric_of"], t["visibility"], "score" in t) for t in rubric] == [("2a.written", "after_due_date", False)]
+    assert "regularity assumption" in rubric[0]["output"]
+    assert not any("regularity assumption" in t["output"] for t in results["tests"] if t["visibility"] != "after_due_date")
     assert 0 < results["score"] < 5  # signed_det: right on the instance, wrong where det A < 0
-    visibility = {t["extra_data"]["check_id"]: t["visibility"] for t in results["tests"]}
+    visibility = {t["extra_data"]["check_id"]: t["visibility"] for t in results["tests"] if "check_id" in t["extra_data"]}
     assert visibility == {"1a.instance": "visible", "1a.random": "after_due_date", "1a.dtype": "visible",
                           "1a.normalised": "visible", "2a.written": "visible"}
     assert results["stdout_visibility"] == "hidden"

@@ -5,7 +5,8 @@ carries one), so Gradescope's scores are `grade`'s, and the upload is mapped as 
 folder (`grader.layout`: the files, one folder, or a repository with the work in a subfolder); an
 upload of zips only is unpacked first, under an export student's limits.
 The student's output stays in the stdout log, which results.json keeps hidden from students
-(`stdout_visibility: hidden`). When nothing could be graded there is still a results.json with a
+(`stdout_visibility: hidden`). Each written item's rubric is added as a test that Gradescope shows
+only after the due date (`with_rubrics_after_due_date`). When nothing could be graded there is still a results.json with a
 score of 0 and the reason: the upload's (what to upload instead), or the installation's (a setup
 problem, said to be no fault of the student; the script then exits 2 so the instructor sees it).
 GRADE_ARGS in the environment adds `grade` arguments (the project's tests grade a subset).
@@ -25,7 +26,9 @@ from pathlib import Path
 from grader import cli
 from grader.exports import STUDENT_BYTES, STUDENT_ENTRIES, unpack_zip
 from grader.layout import EXPECTED, find_work_folder
+from grader.manual import WRITTEN_SUFFIX, load_rubric, rubric_text
 from grader.private import BUNDLED_FILE
+from grader.report.safe import markdown_text
 
 SOURCE = Path(__file__).resolve().parents[2]  # the unzipped autograder: grader/, assets/, ...
 
@@ -70,7 +73,7 @@ def run(root: Path) -> tuple[dict, bool]:
     reasons = [line.removeprefix("grade: ") for line in errors.getvalue().splitlines() if line.startswith("grade: ")]
     setup_fault = any(reason.startswith(cli.SETUP_PREFIX) for reason in reasons)
     if (out / "results.json").is_file():
-        results = json.loads((out / "results.json").read_text())
+        results = with_rubrics_after_due_date(json.loads((out / "results.json").read_text()))
     else:
         results = _not_graded(reasons)
     if unpack_notes:
@@ -79,6 +82,22 @@ def run(root: Path) -> tuple[dict, bool]:
     shutil.rmtree(out, ignore_errors=True)
     shutil.rmtree(scratch, ignore_errors=True)
     return results, setup_fault
+
+
+def with_rubrics_after_due_date(results: dict) -> dict:
+    """`results` with one more test per written item: its rubric, of visibility "after_due_date", which Gradescope
+    shows only once the assignment's due date has passed. Students read the rubric after the deadline, never before
+    (an item whose output already holds it, `--release-rubric` in GRADE_ARGS, gets none). No score: it counts nothing."""
+    rubric = load_rubric()
+    added = []
+    for test in results.get("tests", []):
+        check_id = str(test.get("extra_data", {}).get("check_id", ""))
+        question = check_id.removesuffix(WRITTEN_SUFFIX)
+        if check_id.endswith(WRITTEN_SUFFIX) and question in rubric and "Rubric:" not in test.get("output", ""):
+            added.append({"name": f"{check_id}: the rubric (shown after the due date)", "number": test.get("number"),
+                          "output": markdown_text(rubric_text(rubric[question])), "output_format": "md",
+                          "visibility": "after_due_date", "extra_data": {"rubric_of": check_id}})
+    return {**results, "tests": results.get("tests", []) + added}
 
 
 def _not_graded(reasons: list[str]) -> dict:
