@@ -7,10 +7,11 @@ checkout. It lives outside /root and outside the checkout, so a child runs exact
 on Gradescope: without the read capability a Python under /root needs (which hides permission
 faults), and with torch in the same site directory as the grader (which a wheel install has and
 an editable checkout does not). The environment is kept between runs in /var/tmp, keyed by what
-it holds; the wheel is rebuilt and reinstalled every session.
+it holds; the wheel is rebuilt and reinstalled once per test run (all pytest-xdist workers of a run share it).
 """
 from __future__ import annotations
 
+import fcntl
 import functools
 import hashlib
 import os
@@ -62,13 +63,19 @@ def deployed_environment() -> Path:
     key = hashlib.sha256(repr((python, sys.version_info[:2], torch, sorted(dependencies))).encode()).hexdigest()[:12]
     venv = CACHE / key
     ready = venv / ".ready"
-    if not ready.exists():
-        CACHE.mkdir(mode=0o755, exist_ok=True)
-        done = subprocess.run([python, "-m", "venv", "--clear", str(venv)], capture_output=True, text=True, check=False)
-        assert done.returncode == 0, done.stderr
-        _pip(venv / "bin" / "python", torch, *dependencies)
-        ready.touch()
-    with tempfile.TemporaryDirectory(prefix="ps4-wheel-") as folder:
-        _pip(venv / "bin" / "python", "--no-deps", "--force-reinstall", str(build_wheel(Path(folder))))
+    CACHE.mkdir(mode=0o755, exist_ok=True)
+    with open(CACHE / ".lock", "w") as lock:  # pytest-xdist's workers share the environment: one builds, one installs
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not ready.exists():
+            done = subprocess.run([python, "-m", "venv", "--clear", str(venv)], capture_output=True, text=True, check=False)
+            assert done.returncode == 0, done.stderr
+            _pip(venv / "bin" / "python", torch, *dependencies)
+            ready.touch()
+        run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"process {os.getpid()}"  # one id for all workers of a run
+        installed = venv / ".installed-for"
+        if not installed.exists() or installed.read_text() != run:  # never under a worker that is grading from it
+            with tempfile.TemporaryDirectory(prefix="ps4-wheel-") as folder:
+                _pip(venv / "bin" / "python", "--no-deps", "--force-reinstall", str(build_wheel(Path(folder))))
+            installed.write_text(run)
     os.chmod(venv, 0o755)
     return venv
