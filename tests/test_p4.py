@@ -289,6 +289,13 @@ def test_rows_that_interact_in_eval_mode_are_told_so(tmp_path, short_training):
     assert flow.output.count("its rows interact") == 3 and "BatchNorm" in flow.output, flow.output
 
 
+def test_a_training_that_did_not_learn_is_run_again_with_another_seed(tmp_path, short_training):
+    results = _grade(tmp_path, "diverges_at_seed_0", {"4.train_nll", "4.sample"})
+    train = results["4.train_nll"]
+    assert "train_realnvp(data, 100, 1)" in train.output and "with seed 0 the training did not learn" in train.output, train.output
+    assert train.score > 0 and results["4.sample"].score == 2.0, train.output  # the seed-1 model, trained 100 steps
+
+
 def test_non_finite_values_far_from_the_data_cost_in_proportion(tmp_path):
     """Issue 21: a correct flow whose forward overflows far out (NaN z beyond x = -2.5, 7σ of the wide Gaussian's
     points at most) keeps full credit: those points hold no held-out moons and count as zero density in the mass."""
