@@ -39,7 +39,7 @@ def scratch() -> Iterator[Path]:
 
 def auto_scores(results: dict) -> dict[str, float]:
     """check id -> score, for the checks that run student code, from a results.json."""
-    return {t["extra_data"]["check_id"]: t["score"] for t in results["tests"] if t["extra_data"]["check_id"] in AUTO_CHECKS}
+    return {t["extra_data"]["check_id"]: t["score"] for t in results["tests"] if t["extra_data"].get("check_id") in AUTO_CHECKS}
 
 
 def run(command: list[str], **kwargs) -> subprocess.CompletedProcess:

@@ -387,6 +387,7 @@ def _own_plain_step(ctx: CheckContext) -> tuple[np.ndarray, str | None] | None:
 
 
 def student_step_rule(ctx: CheckContext) -> StepRule:
+    """The `StepRule` of the student's own `sgld_step`, read from the plain step case."""
     own = _own_plain_step(ctx)
     problem = own[1] if own else None
     if problem is None:
