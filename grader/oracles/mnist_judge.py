@@ -33,7 +33,7 @@ from torch import nn
 
 from grader.mnist import load_mnist
 
-__all__ = ["BLUR_PX", "DUPLICATE_RMS", "MEMORISED_ALLOWANCE", "MEMORISED_RMS", "PROTOTYPE_RMS", "SAMPLER", "ChainRun", "DigitClassifier", "FreshAudit", "SampleRating", "drive_langevin", "features",
+__all__ = ["BLUR_PX", "DUPLICATE_RMS", "MEMORISED_ALLOWANCE", "MEMORISED_RMS", "MEMORISED_ZERO", "PROTOTYPE_RMS", "SAMPLER", "ChainRun", "DigitClassifier", "FreshAudit", "SampleRating", "drive_langevin", "features",
            "blurred", "class_averages", "collapse_distances", "frechet_distance", "fresh_audit", "grader_langevin", "load_classifier", "memorisation_factor", "nearest_digit_distances", "predict_proba", "rate_samples"]
 
 CLASSIFIER_PATH = Path(__file__).resolve().parents[2] / "assets" / "mnist_classifier.pt"
@@ -357,14 +357,16 @@ PROTOTYPE_RMS = 0.15
 DUPLICATE_RMS = 0.06
 BLUR_PX = 1.0
 # The share of flagged samples (copies or collapsed) that costs nothing (4x the rate of new real digits); above it,
-# credit falls to 0 at 100 %.
+# credit falls to 0 at MEMORISED_ZERO. Correct checkpoints flag 0-1.5 %; energies of wells at stored or averaged images
+# 60-100 % (docs/p3_calibration.md): half the samples flagged leaves no sample credit.
 MEMORISED_ALLOWANCE = 0.05
+MEMORISED_ZERO = 0.5
 
 
 def memorisation_factor(copies: int, n: int) -> float:
     """The multiplier of the sample-quality credit when `copies` of `n` samples are flagged (copies or collapsed)."""
     share = copies / n
-    return max(0.0, 1.0 - max(0.0, share - MEMORISED_ALLOWANCE) / (1.0 - MEMORISED_ALLOWANCE))
+    return float(np.clip(1.0 - (share - MEMORISED_ALLOWANCE) / (MEMORISED_ZERO - MEMORISED_ALLOWANCE), 0.0, 1.0))
 
 
 def nearest_digit_distances(samples: torch.Tensor | np.ndarray, digits: torch.Tensor | np.ndarray, batch: int = 1000) -> np.ndarray:
