@@ -16,13 +16,14 @@ TEMPLATE = ROOT / "student_template"
 CORPUS = ROOT / "tests" / "corpus"
 
 
-def patched_submission(folder: Path, module: str, patch: Path | None, substitutions: dict[str, str] | None = None,
-                       also: tuple[str, ...] = ()) -> Path:
-    """`folder` holding the reference `module` with `patch`'s code appended, plus the reference files `also`."""
+def patched_submission(folder: Path, module: str, patch: Path | tuple[Path, ...] | None,
+                       substitutions: dict[str, str] | None = None, also: tuple[str, ...] = ()) -> Path:
+    """`folder` holding the reference `module` with the code of `patch` (or of several, in order) appended, plus the
+    reference files `also`."""
     folder.mkdir(parents=True, exist_ok=True)
     source = (REFERENCE / f"{module}.py").read_text()
-    if patch is not None:
-        code = patch.read_text()
+    for path in (patch,) if isinstance(patch, Path) else patch or ():
+        code = path.read_text()
         for key, value in (substitutions or {}).items():
             code = code.replace("{" + key + "}", value)
         source += "\n\n# ---- corpus patch ----\n" + code

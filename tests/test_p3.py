@@ -58,7 +58,7 @@ MISTAKES = {
     # that step (simulated by the grader); a loop of the wrong count is still charged, in the terms of the student's step
     "sgld_ascent": ({"3.sgld_step": 1.5, "3.langevin": 4.0}, "gradient ascent"),
     "sgld_clamp_skipped": ({"3.sgld_step": 1.5, "3.langevin": 4.0}, "the result is not clamped to [-1, 1]"),
-    "sgld_ascent_loop_off_by_one": ({"3.langevin": 4 / 3}, "the chains match 5 calls of your own sgld_step, not n_steps = 6"),
+    "sgld_ascent+loop_off_by_one": ({"3.langevin": 4 / 3}, "the chains match 5 calls of your own sgld_step, not n_steps = 6"),
     "noise_omitted": ({"3.sgld_step": 0.0, "3.langevin": 4.0}, "the noise term is missing"),  # charged once (issue 11)
     "param_gradient": ({"3.sgld_step": 1.5}, "gradient with respect to the energy's parameters"),
     "backward_side_effects": ({"3.sgld_step": 6.0, "3.langevin": 4.0}, "parameter gradients were changed"),
@@ -77,7 +77,7 @@ MISTAKES = {
 @pytest.mark.parametrize("case", sorted(MISTAKES))
 def test_classic_mistakes_lose_the_right_points(tmp_path, case):
     scores, feedback = MISTAKES[case]
-    folder = patched_submission(tmp_path / "sub", P3, CORPUS / "p3" / f"{case}.py")
+    folder = patched_submission(tmp_path / "sub", P3, tuple(CORPUS / "p3" / f"{part}.py" for part in case.split("+")))
     results = by_id(grade(folder, tmp_path / "out", ids=set(scores)))
     for check_id, score in scores.items():
         assert results[check_id].score == pytest.approx(score, abs=1e-3), (check_id, results[check_id].output)
